@@ -1,0 +1,38 @@
+# Copyright 2026 The specprune_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""pip install of the ROS-free core (colcon builds the ROS package from CMakeLists.txt)."""
+
+from setuptools import setup
+
+setup(
+    packages=['specprune_ros'],
+    python_requires='>=3.10',
+    install_requires=[
+        'torch>=2.4',  # install torch==2.13.0 first; see scripts/setup.sh
+        'transformers==5.23.0',
+        'safetensors>=0.4',
+        'tokenizers>=0.20',
+        'numpy>=1.24',
+        'pillow>=10',
+        'tqdm>=4.66',
+        'matplotlib>=3.8',
+        'rosbags>=0.10',
+    ],
+    extras_require={'test': ['pytest>=8', 'hypothesis>=6.100', 'ruff>=0.6', 'flake8>=7',
+                             'pydocstyle>=6.3']},
+    entry_points={'console_scripts': [
+        'specprune-demo = specprune_ros.cli:main',
+    ]},
+)

@@ -24,7 +24,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 PAPER_PRUNE_LAYERS = (5, 10, 15, 20)  # L_prune of SpecPrune-VLA for a 32-layer Llama-2
 PAPER_NUM_LAYERS = 32
@@ -83,9 +84,9 @@ class SpecPruneConfig:
                        lo=0, hi=4096, group='static')
     k_fine: int = _p(40, 'Local tokens per layer in fine mode [K_p].', unit='tokens', lo=0,
                      hi=4096, group='static')
-    k_global: int = _p(128, 'Tokens kept from the previous step importance [K_G].',
+    k_global: int = _p(64, 'Tokens kept from the previous step importance [K_G].',
                        unit='tokens', lo=0, hi=4096, group='static')
-    k_dynamic: int = _p(96, 'Most-changed patches kept over both views [K_D].', unit='tokens',
+    k_dynamic: int = _p(128, 'Most-changed patches kept over both views [K_D].', unit='tokens',
                         lo=0, hi=4096, group='static')
     tau: float = _p(0.986, 'Patch cosine similarity below which a patch counts as changed '
                     '[tau].', lo=-1.0, hi=1.0, group='static')
@@ -141,7 +142,7 @@ class SpecPruneConfig:
 
     def k_base(self, fine: bool) -> int:
         """K_base = alpha * (K_p if fine else K_c), rounded."""
-        return int(round(self.alpha * (self.k_fine if fine else self.k_coarse)))
+        return round(self.alpha * (self.k_fine if fine else self.k_coarse))
 
     def layer_keep_fraction(self) -> float:
         """Fraction of the visual tokens a prune layer keeps (alpha*Q, at most 1)."""

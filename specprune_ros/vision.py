@@ -30,7 +30,8 @@ from specprune_ros.config import PolicyConfig, VisionTowerConfig
 from specprune_ros.errors import ModelConfigError
 
 
-def dino_config(tower: VisionTowerConfig, image_size: int, patch: int) -> Dinov2WithRegistersConfig:
+def dino_config(tower: VisionTowerConfig, image_size: int, patch: int
+                ) -> Dinov2WithRegistersConfig:
     """transformers config of the DINOv2-reg tower, truncated before its last block."""
     if tower.mlp_size % tower.hidden_size:
         raise ModelConfigError(f'DINOv2 mlp_size {tower.mlp_size} must be a multiple of '

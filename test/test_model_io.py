@@ -52,7 +52,7 @@ def _copy(saved, tmp_path):
 def test_missing_weights(saved, tmp_path):
     d = _copy(saved, tmp_path)
     (d / 'model.safetensors').unlink()
-    with pytest.raises(CheckpointError, match='missing .*model.safetensors'):
+    with pytest.raises(CheckpointError, match=r'missing .*model\.safetensors'):
         load_pretrained(d)
 
 

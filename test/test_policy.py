@@ -69,7 +69,7 @@ def test_bad_input_is_a_clear_error(tiny_policy, fixture_obs, change, message):
 
 
 def test_unknown_preset():
-    with pytest.raises(ModelConfigError, match="unknown preset 'huge'.*tiny"):
+    with pytest.raises(ModelConfigError, match=r"unknown preset 'huge'.*tiny"):
         VLAPolicy.from_preset('huge')
 
 

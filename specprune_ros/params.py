@@ -48,20 +48,42 @@ class ParamSpec:
     max: float | None = None
     read_only: bool = False
     group: str = ''
+    item_type: type | None = None  # element type of list parameters
+    choices: tuple[str, ...] = ()  # allowed values of string parameters (empty: any)
+
+
+_TYPES = {'bool': (bool, None), 'int': (int, None), 'float': (float, None), 'str': (str, None),
+          'tuple[int, ...]': (tuple, int), 'tuple[float, ...]': (tuple, float)}
 
 
 def _p(default: Any, description: str, *, unit: str = '', lo: float | None = None,
-       hi: float | None = None, read_only: bool = False, group: str = '') -> Any:
+       hi: float | None = None, read_only: bool = False, group: str = '',
+       choices: tuple[str, ...] = ()) -> Any:
     """Declare a config field together with its schema metadata."""
     meta = dict(description=description, unit=unit, min=lo, max=hi, read_only=read_only,
-                group=group)
+                group=group, choices=choices)
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 
+class SchemaConfig:
+    """Mixin of frozen config dataclasses whose fields carry schema metadata (``_p``)."""
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def replace(self, **changes: Any) -> Any:
+        """Return a validated copy with ``changes`` applied."""
+        specs = {s.name: s for s in schema(type(self))}
+        unknown = sorted(set(changes) - set(specs))
+        if unknown:
+            raise ConfigError(f'unknown parameter(s) {unknown}; known: {sorted(specs)}')
+        return dataclasses.replace(self, **{k: coerce(specs[k], v) for k, v in changes.items()})
+
+
 @dataclass(frozen=True)
-class SpecPruneConfig:
+class SpecPruneConfig(SchemaConfig):
     """All SpecPrune-VLA constants (paper names in brackets)."""
 
     # --- switches (ablations) ---
@@ -100,9 +122,10 @@ class SpecPruneConfig:
     # --- layer-level dynamic pruning ---
     prune_layers: tuple[int, ...] = _p((), 'L_prune (0-based layer indices); empty = the '
                                        "paper's {5,10,15,20}/32 scaled to the model depth.",
-                                       group='layer')
+                                       lo=0, hi=255, group='layer')
     update_layers: tuple[int, ...] = _p((), 'L_update (0-based); empty = the static layers and '
-                                        'the layer before each prune layer.', group='layer')
+                                        'the layer before each prune layer.', lo=0, hi=255,
+                                        group='layer')
     keep_ratio: float = _p(0.9, 'Q: a prune layer keeps the top alpha*Q of visual tokens by '
                            'S_i.', lo=0.01, hi=1.0, group='layer')
     beta: float = _p(0.2, 'EMA rate of the importance S_i [beta].', lo=0.0, hi=1.0,
@@ -130,15 +153,11 @@ class SpecPruneConfig:
                                       unit='rad', lo=1e-6, hi=10.0, group='controller')
 
     def __post_init__(self) -> None:
-        validate(self)
-
-    def replace(self, **changes: Any) -> 'SpecPruneConfig':
-        """Return a validated copy with ``changes`` applied."""
-        unknown = sorted(set(changes) - {s.name for s in schema()})
-        if unknown:
-            raise ConfigError(f'unknown parameter(s) {unknown}; known: '
-                              f'{[s.name for s in schema()]}')
-        return dataclasses.replace(self, **{k: coerce(k, v) for k, v in changes.items()})
+        super().__post_init__()
+        if self.t_max >= self.history_length:
+            raise ConfigError(f't_max={self.t_max} must be smaller than history_length='
+                              f'{self.history_length} (the reference frame must be in the '
+                              'history)')
 
     def k_base(self, fine: bool) -> int:
         """K_base = alpha * (K_p if fine else K_c), rounded."""
@@ -166,14 +185,16 @@ class SpecPruneConfig:
         return tuple(sorted(set(range(self.static_layer)) | {lay - 1 for lay in prune}))
 
 
-def schema() -> tuple[ParamSpec, ...]:
-    """Every parameter of :class:`SpecPruneConfig` with type, default, range and text."""
+def schema(cls: type | None = None) -> tuple[ParamSpec, ...]:
+    """Every field of a schema config class (default: :class:`SpecPruneConfig`)."""
+    cls = SpecPruneConfig if cls is None else cls
     specs = []
-    for f in dataclasses.fields(SpecPruneConfig):
+    for f in dataclasses.fields(cls):
         default = (f.default_factory() if f.default is dataclasses.MISSING  # type: ignore[misc]
                    else f.default)
-        typ = {'bool': bool, 'int': int, 'float': float}.get(str(f.type), tuple)
-        specs.append(ParamSpec(name=f.name, type=typ, default=default, **f.metadata))
+        typ, item = _TYPES[str(f.type)]
+        specs.append(ParamSpec(name=f.name, type=typ, default=default, item_type=item,
+                               **f.metadata))
     return tuple(specs)
 
 
@@ -194,16 +215,14 @@ def preset(name: str) -> SpecPruneConfig:
     return SpecPruneConfig().replace(**PRESETS[name])
 
 
-def iter_specs(group: str | None = None) -> Iterator[ParamSpec]:
-    """Iterate the schema, optionally one group only."""
-    return (s for s in schema() if group is None or s.group == group)
-
-
-def coerce(name: str, value: Any) -> Any:
-    """Convert ``value`` to the declared type of ``name`` or raise :class:`ConfigError`."""
-    spec = {s.name: s for s in schema()}.get(name)
-    if spec is None:
-        raise ConfigError(f'unknown parameter {name!r}')
+def coerce(spec: ParamSpec | str, value: Any) -> Any:
+    """Convert ``value`` to the declared type of ``spec`` or raise :class:`ConfigError`."""
+    if isinstance(spec, str):
+        found = {s.name: s for s in schema()}.get(spec)
+        if found is None:
+            raise ConfigError(f'unknown parameter {spec!r}')
+        spec = found
+    name = spec.name
     if spec.type is bool:
         if not isinstance(value, bool):
             raise ConfigError(f'{name} must be a bool (true/false), got {value!r}')
@@ -216,25 +235,38 @@ def coerce(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f'{name} must be a number, got {value!r}')
         return float(value)
+    if spec.type is str:
+        if not isinstance(value, str):
+            raise ConfigError(f'{name} must be a string, got {value!r}')
+        if spec.choices and value not in spec.choices:
+            raise ConfigError(f'{name}={value!r} is not allowed; expected one of '
+                              f'{list(spec.choices)}')
+        return value
+    numbers = (int,) if spec.item_type is int else (int, float)
     if not isinstance(value, (list, tuple)) or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value):
-        raise ConfigError(f'{name} must be a list of integers, got {value!r}')
-    return tuple(value)
+            isinstance(v, numbers) and not isinstance(v, bool) for v in value):
+        kind = 'integers' if spec.item_type is int else 'numbers'
+        raise ConfigError(f'{name} must be a list of {kind}, got {value!r}')
+    return tuple(spec.item_type(v) for v in value)
 
 
-def validate(cfg: SpecPruneConfig) -> None:
-    """Raise :class:`ConfigError` naming the first out-of-range value and the allowed range."""
-    for spec in schema():
-        value = coerce(spec.name, getattr(cfg, spec.name))
-        if spec.type in (int, float):
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ConfigError(f'{spec.name} must be finite, got {value!r}')
-            if (spec.min is not None and value < spec.min) or (
-                    spec.max is not None and value > spec.max):
-                raise ConfigError(f'{spec.name}={value!r} is out of range; expected '
-                                  f'{spec.min} <= {spec.name} <= {spec.max} {spec.unit}'.rstrip())
-        elif spec.type is tuple and any(v < 0 for v in value):
-            raise ConfigError(f'{spec.name} holds a negative layer index: {list(value)}')
-    if cfg.t_max >= cfg.history_length:
-        raise ConfigError(f't_max={cfg.t_max} must be smaller than history_length='
-                          f'{cfg.history_length} (the reference frame must be in the history)')
+def validate(cfg: Any) -> None:
+    """Raise :class:`ConfigError` naming the first invalid value and what is allowed."""
+    for spec in schema(type(cfg)):
+        value = coerce(spec, getattr(cfg, spec.name))
+        items = value if spec.type is tuple else (value,)
+        if spec.type in (int, float, tuple) and spec.type is not bool:
+            for v in items:
+                if isinstance(v, float) and not math.isfinite(v):
+                    raise ConfigError(f'{spec.name} must be finite, got {value!r}')
+                if (spec.min is not None and v < spec.min) or (
+                        spec.max is not None and v > spec.max):
+                    what = spec.name if spec.type is not tuple else f'each of {spec.name}'
+                    raise ConfigError(f'{spec.name}={value!r} is out of range; expected '
+                                      f'{spec.min} <= {what} <= {spec.max} '
+                                      f'{spec.unit}'.rstrip())
+
+
+def iter_specs(group: str | None = None, cls: type | None = None) -> Iterator[ParamSpec]:
+    """Iterate a schema, optionally one group only."""
+    return (s for s in schema(cls) if group is None or s.group == group)

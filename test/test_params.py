@@ -68,7 +68,7 @@ def test_layer_sets_scale_and_stay_after_static(n):
     (dict(alpha='big'), 'alpha must be a number'),
     (dict(k_fine=2.5), 'k_fine must be an integer'),
     (dict(enabled=1), 'enabled must be a bool'),
-    (dict(prune_layers=[3, -1]), 'negative layer index'),
+    (dict(prune_layers=[3, -1]), r'expected 0 <= each of prune_layers <= 255'),
     (dict(t_max=40), 't_max=40 must be smaller than history_length'),
     (dict(bogus=1), 'unknown parameter'),
 ])

@@ -34,5 +34,8 @@ setup(
                              'pydocstyle>=6.3']},
     entry_points={'console_scripts': [
         'specprune-demo = specprune_ros.cli:main',
+        'specprune-bench = specprune_ros.bench:main',
+        'specprune-replay = specprune_ros.replay:main',
+        'specprune_policy = specprune_ros.node:main',
     ]},
 )

@@ -36,12 +36,14 @@ def task_attention(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: tor
     """
     length = k.shape[1]
     head_dim = k.shape[-1] // num_kv_heads
-    qt = q[0].index_select(0, text_rows).view(-1, num_heads, head_dim).transpose(0, 1)  # (H,m,hd)
-    kk = k[0].view(length, num_kv_heads, head_dim).transpose(0, 1)  # (KV, L, hd)
-    cos_t, sin_t = cos[0].index_select(0, text_rows), sin[0].index_select(0, text_rows)
+    qt = q[0].index_select(0, text_rows).view(-1, num_heads, head_dim)  # (m, H, hd)
+    kk = k[0].view(length, num_kv_heads, head_dim)  # (L, KV, hd), contiguous
+    cos_t = cos[0].index_select(0, text_rows).unsqueeze(1)  # (m, 1, hd)
+    sin_t = sin[0].index_select(0, text_rows).unsqueeze(1)
     qt = qt * cos_t + rotate_half(qt) * sin_t
-    kk = kk * cos[0] + rotate_half(kk) * sin[0]
-    kk = repeat_kv(kk.unsqueeze(0), num_heads // num_kv_heads)[0]  # (H, L, hd)
-    logits = torch.matmul(qt, kk.transpose(1, 2)) * scaling  # (H, m, L)
+    kk = kk * cos[0].unsqueeze(1) + rotate_half(kk) * sin[0].unsqueeze(1)
+    kk = repeat_kv(kk.transpose(0, 1).unsqueeze(0), num_heads // num_kv_heads)[0]  # (H, L, hd)
+    logits = torch.matmul(qt.transpose(0, 1), kk.transpose(1, 2)) * scaling  # (H, m, L)
     probs = torch.softmax(logits, dim=-1, dtype=torch.float32)
-    return probs.index_select(2, visual_rows).mean(dim=(0, 1))  # (n,)
+    # mean over heads and text queries first, then pick the visual keys: (L,) → (n,)
+    return probs.mean(dim=(0, 1)).index_select(0, visual_rows)

@@ -113,7 +113,8 @@ def run_pairs(policy: VLAPolicy, cfg: SpecPruneConfig, seq: list[SequenceStep], 
         visual_tokens_kept_mean=statistics.mean(b.visual_kept for _, b in pairs),
         tokens_per_layer_mean=[statistics.mean(b.tokens_per_layer[j] for _, b in pairs)
                                for j in range(layers)],
-        llm_ms_plain=med(a.llm_ms for a, _ in pairs), llm_ms_pruned=med(b.llm_ms for _, b in pairs),
+        llm_ms_plain=med(a.llm_ms for a, _ in pairs),
+        llm_ms_pruned=med(b.llm_ms for _, b in pairs),
         step_ms_plain=med(a.total_ms for a, _ in pairs),
         step_ms_pruned=med(b.total_ms for _, b in pairs), pairs=len(pairs))
 

@@ -19,3 +19,9 @@ The core (policy, pruner, controller, frame comparison) imports no rclpy; only
 """
 
 __version__ = '0.1.0'
+
+# The generated messages (specprune_ros.msg) live only in the colcon install space. A process
+# started in the repository root imports this source folder first, so extend the package path
+# with any other `specprune_ros` folder on sys.path (the install space that scripts/ros_env.sh
+# puts on PYTHONPATH). A no-op without one; imports nothing from ROS.
+__path__ = __import__('pkgutil').extend_path(__path__, __name__)

@@ -211,11 +211,12 @@ stamp_now() {
     "$PY" --version
     find msg CMakeLists.txt package.xml scripts/ros_entry -type f 2>/dev/null | LC_ALL=C sort \
       | xargs sha256sum
+    local dirs=() d
+    for d in specprune_ros launch config; do [[ -d "$d" ]] && dirs+=("$d"); done
     if [[ "$SYMLINK" == 1 ]]; then
-      find specprune_ros launch config -type f ! -name '*.pyc' 2>/dev/null | LC_ALL=C sort
+      find "${dirs[@]}" -type f ! -name '*.pyc' | LC_ALL=C sort
     else
-      find specprune_ros launch config -type f ! -name '*.pyc' 2>/dev/null | LC_ALL=C sort \
-        | xargs -r sha256sum
+      find "${dirs[@]}" -type f ! -name '*.pyc' | LC_ALL=C sort | xargs -r sha256sum
     fi
   ) | sha256sum | cut -d' ' -f1
 }
@@ -231,7 +232,16 @@ else
     rm -rf "$WS/build" "$WS/install"
   fi
   printf '%s\n' "$VENV" > "$WS/venv_path"
-  colcon_args=(build --paths "$REPO" --build-base "$WS/build" --install-base "$WS/install"
+  # CMake refuses include paths inside its source directory, and the default venv (.venv/) is
+  # inside the repository: build from a staging folder whose build files are copies and whose
+  # sources are links back into the repository (so --symlink-install still points at them).
+  SRC="$WS/src/specprune_ros"
+  rm -rf "$WS/src" && mkdir -p "$SRC"
+  cp "$REPO/CMakeLists.txt" "$REPO/package.xml" "$SRC/"
+  for d in msg specprune_ros scripts launch config; do
+    [[ -d "$REPO/$d" ]] && ln -s "$REPO/$d" "$SRC/$d"
+  done
+  colcon_args=(build --paths "$SRC" --build-base "$WS/build" --install-base "$WS/install"
                --merge-install)
   [[ "$SYMLINK" == 1 ]] && colcon_args+=(--symlink-install)
   colcon_args+=(--cmake-args "-DPython3_EXECUTABLE=$PY" -DBUILD_TESTING=OFF

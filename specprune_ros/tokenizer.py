@@ -56,11 +56,19 @@ class HFTokenizer:
         self._tok = tokenizer
         self.bos_id = int(tokenizer.bos_token_id)
         self.eos_id = int(tokenizer.eos_token_id)
+        # OpenVLA/OFT end the prompt with Llama-2's empty token '▁' (id 29871) after 'Out:'
+        space = tokenizer.convert_tokens_to_ids('▁')
+        self._space_id = None if space in (None, tokenizer.unk_token_id) else int(space)
 
     def encode(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
-        """Encode without special tokens, with character offsets."""
+        """Encode without special tokens, with character offsets (plus OFT's trailing '▁')."""
         enc = self._tok(text, add_special_tokens=False, return_offsets_mapping=True)
-        return list(enc['input_ids']), [tuple(o) for o in enc['offset_mapping']]
+        ids = list(enc['input_ids'])
+        spans = [tuple(o) for o in enc['offset_mapping']]
+        if self._space_id is not None and (not ids or ids[-1] != self._space_id):
+            ids.append(self._space_id)
+            spans.append((len(text), len(text)))
+        return ids, spans
 
 
 def oft_prompt(instruction: str) -> tuple[str, tuple[int, int]]:

@@ -49,6 +49,7 @@ def siglip_config(tower: VisionTowerConfig, image_size: int, patch: int) -> Sigl
         hidden_size=tower.hidden_size, num_hidden_layers=tower.depth - 1,
         num_attention_heads=tower.num_heads, intermediate_size=tower.mlp_size,
         image_size=image_size, patch_size=patch, vision_use_head=False, layer_norm_eps=1e-6,
+        hidden_act='gelu',  # timm's so400m (what OFT was trained with) uses exact GELU
         attn_implementation='sdpa')
 
 

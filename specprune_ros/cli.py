@@ -82,17 +82,27 @@ def main(argv: list[str] | None = None) -> int:
                         help='LIBERO suite preset of the pruner (alpha); default: schema')
     parser.add_argument('--steps', type=int, default=16)
     parser.add_argument('--fixture', default=None, help='fixture folder (default: shared/)')
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'auto'")
+    parser.add_argument('--checkpoint', default=None,
+                        help='OpenVLA-OFT checkpoint folder (default: the built-in --preset)')
+    parser.add_argument('--unnorm-key', default=None, help='dataset statistics key')
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(message)s')
 
-    policy = VLAPolicy.from_preset(args.preset, device=args.device)
+    if args.checkpoint:
+        from specprune_ros.checkpoint import load_policy
+        policy, load_report = load_policy(args.checkpoint, unnorm_key=args.unnorm_key,
+                                          device=args.device)
+        log.info('%s', load_report.summary())
+    else:
+        policy = VLAPolicy.from_preset(args.preset, device=args.device)
     cfg = suite_preset(args.suite) if args.suite else SpecPruneConfig()
     engine = SpecPruneEngine(policy, cfg)
     base = load_observation(args.fixture)
     seq = synthetic_sequence(base, args.steps, cfg.control_period)
     policy.predict_action_chunk(seq[0].observation)  # warm-up
-    log.info('task: %s | preset %s | alpha %.2f', base.instruction, args.preset, cfg.alpha)
+    log.info('task: %s | model %s | alpha %.2f', base.instruction,
+             args.checkpoint or args.preset, cfg.alpha)
     log.info('step phase mode    T global dynamic local kept/all  tokens per layer'
              '             FLOPs  LLM ms pruned/plain')
     rows, actions = [], None

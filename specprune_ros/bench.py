@@ -116,7 +116,10 @@ def run_pairs(policy: VLAPolicy, cfg: SpecPruneConfig, seq: list[SequenceStep], 
         llm_ms_plain=med(a.llm_ms for a, _ in pairs),
         llm_ms_pruned=med(b.llm_ms for _, b in pairs),
         step_ms_plain=med(a.total_ms for a, _ in pairs),
-        step_ms_pruned=med(b.total_ms for _, b in pairs), pairs=len(pairs))
+        step_ms_pruned=med(b.total_ms for _, b in pairs), pairs=len(pairs),
+        extra={'overhead_breakdown_ms': {
+            k: med(b.overhead_breakdown_ms[k] for _, b in pairs)
+            for k in pairs[0][1].overhead_breakdown_ms}})
 
 
 def format_table(rows: list[BenchResult], title: str) -> str:
@@ -199,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info('%s', format_table([main_result], 'pruned vs unpruned (medians of pair ratios)'))
     log.info('tokens per layer (mean): %s',
              ', '.join(f'{t:.0f}' for t in main_result.tokens_per_layer_mean))
+    log.info('pruning overhead per step (median ms): %s', ', '.join(
+        f'{k} {v:.2f}' for k, v in main_result.extra['overhead_breakdown_ms'].items()))
     out = main_result.to_json(device, args.preset)
     sweep, ablation = [], []
     if args.sweep:

@@ -112,7 +112,7 @@ class SpecPruneEngine:
             return actions, report
         t0 = time.perf_counter()
         ctrl: ControllerState = self.controller.step(now=obs.stamp if now is None else now)
-        overhead = time.perf_counter() - t0
+        controller_s = time.perf_counter() - t0
         made: dict[str, object] = {}
 
         def make_hook(prep: PreparedStep) -> StepPruner:
@@ -120,6 +120,7 @@ class SpecPruneEngine:
             dyn = compute_v_dynamic(self.history, prep.images, ctrl.v_for_T, cfg,
                                     self.policy.cfg.patch_size)
             self.history.push(prep.images)
+            made['frames'] = time.perf_counter() - t1
             pruner = StepPruner(cfg, prep.layout, self.policy.cfg.llm.num_layers, self._attn,
                                 ctrl.k_base, self._v_global(cfg),
                                 torch.from_numpy(dyn.indices), self.policy.model.device)
@@ -132,8 +133,11 @@ class SpecPruneEngine:
         self._global_scores = pruner.importance.float().cpu().numpy()
         self.controller.update_command(actions[0])  # fall-back speed for the next step
         self._fill(report, cfg, ctrl, pruner, made['dyn'].reference_offset)  # type: ignore
-        overhead += made['setup'] + pruner.overhead_s + time.perf_counter() - t2  # type: ignore
-        report.overhead_ms = overhead * 1e3
+        parts = {'controller': controller_s, 'bookkeeping': time.perf_counter() - t2,
+                 'frames': made['frames'], 'scoring': pruner.scoring_s,
+                 'selection': pruner.selection_s + made['setup'] - made['frames']}  # type: ignore
+        report.overhead_breakdown_ms = {k: v * 1e3 for k, v in parts.items()}  # type: ignore
+        report.overhead_ms = sum(report.overhead_breakdown_ms.values())
         report.step, self._step = self._step, self._step + 1
         return actions, report
 

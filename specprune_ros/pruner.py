@@ -78,7 +78,8 @@ class StepPruner:
     v_retain: torch.Tensor | None = None
     tokens_per_layer: list[int] = field(default_factory=list)
     visual_per_layer: list[int] = field(default_factory=list)
-    overhead_s: float = 0.0
+    scoring_s: float = 0.0  # task-attention scores and S_i updates
+    selection_s: float = 0.0  # choosing and gathering kept rows
 
     def __post_init__(self) -> None:
         cfg, lay = self.cfg, self.layout
@@ -110,7 +111,7 @@ class StepPruner:
         kept = state.kept if rows is None else state.kept.index_select(0, rows)
         self.tokens_per_layer.append(int(kept.numel()))
         self.visual_per_layer.append(int(self._visual_mask(kept).sum()))
-        self.overhead_s += time.perf_counter() - t0
+        self.selection_s += time.perf_counter() - t0
         return rows
 
     def after_layer(self, layer: int, state: LoopState, q: torch.Tensor | None,
@@ -131,7 +132,7 @@ class StepPruner:
             s = rank_weights(score, self.cfg.rank_k) * layer_confidence(score, self.cfg.eps)
             beta = self.cfg.beta
             self.importance[vis_idx] = (1 - beta) * self.importance[vis_idx] + beta * s
-        self.overhead_s += time.perf_counter() - t0
+        self.scoring_s += time.perf_counter() - t0
 
     # --- selection -------------------------------------------------------------------------
     def _visual_mask(self, kept: torch.Tensor) -> torch.Tensor:

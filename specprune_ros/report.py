@@ -38,6 +38,7 @@ class StepReport:
     head_ms: float = 0.0
     total_ms: float = 0.0
     overhead_ms: float = 0.0  # pruning work (scoring, selection, frames, controller)
+    overhead_breakdown_ms: dict[str, float] = field(default_factory=dict)  # per part
     tokens_total: int = 0  # sequence length L before pruning
     visual_tokens: int = 0  # visual tokens before pruning
     tokens_per_layer: list[int] = field(default_factory=list)  # tokens entering each layer

@@ -37,5 +37,6 @@ setup(
         'specprune-bench = specprune_ros.bench:main',
         'specprune-replay = specprune_ros.replay:main',
         'specprune_policy = specprune_ros.node:main',
+        'specprune-ros-demo = specprune_ros.ros_demo:main',
     ]},
 )

@@ -101,8 +101,10 @@ class SpecPruneEngine:
 
     def predict_action_chunk(self, obs: Observation, now: float | None = None
                              ) -> tuple[np.ndarray, StepReport]:
-        """One step: actions (H, D) and the full report. ``now`` judges staleness of the EE
-        state (default: the observation's stamp)."""
+        """Run one step: actions (H, D) and the full report.
+
+        ``now`` judges the staleness of the EE state (default: the observation's stamp).
+        """
         cfg = self._apply_pending()
         if not cfg.enabled:
             actions, report = self.policy.predict_action_chunk(obs)

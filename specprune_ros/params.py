@@ -209,7 +209,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def preset(name: str) -> SpecPruneConfig:
-    """The config of a LIBERO suite preset (see :data:`PRESETS`)."""
+    """Return the SpecPruneConfig of a LIBERO suite preset; see :data:`PRESETS`."""
     if name not in PRESETS:
         raise ConfigError(f'unknown preset {name!r}; available: {sorted(PRESETS)}')
     return SpecPruneConfig().replace(**PRESETS[name])

@@ -12,8 +12,11 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""OFT image preprocessing: validate, (JPEG round trip), resize to 224 with Lanczos,
-optional 90%-area center crop, per-backbone normalisation."""
+"""OFT image preprocessing.
+
+Validate, optionally JPEG round trip, resize to 224 with Lanczos, optional 90%-area center
+crop, per-backbone normalisation.
+"""
 
 from __future__ import annotations
 

@@ -34,8 +34,10 @@ SOURCES = ('global', 'dynamic', 'local', 'kept')
 
 def make_report(rng: np.random.Generator, mode: str = 'coarse', sizes=(40, 30, 60),
                 extra_kept: int = 0, outside: int = 0) -> StepReport:
-    """A report with random sets; ``extra_kept`` retained tokens in no set; ``outside`` set
-    members that are not retained."""
+    """Build a report with random sets.
+
+    ``extra_kept``: retained tokens in no set; ``outside``: set members not retained.
+    """
     sets = [np.sort(rng.choice(N, k, replace=False)) for k in sizes]
     retain = np.union1d(np.union1d(sets[0], sets[1]), sets[2])
     free = np.setdiff1d(np.arange(N), retain)

@@ -28,7 +28,7 @@ PARITY_TOL = 1e-5  # float32; never weaken
 
 @pytest.fixture(scope='module')
 def sequence(fixture_obs):
-    """The synthetic moving sequence (fast phase, then slow descent)."""
+    """Build the synthetic moving sequence: fast phase, then slow descent."""
     return synthetic_sequence(fixture_obs, 16)
 
 

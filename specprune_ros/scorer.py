@@ -40,10 +40,10 @@ def task_attention(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: tor
     kk = k[0].view(length, num_kv_heads, head_dim)  # (L, KV, hd), contiguous
     cos_t = cos[0].index_select(0, text_rows).unsqueeze(1)  # (m, 1, hd)
     sin_t = sin[0].index_select(0, text_rows).unsqueeze(1)
-    qt = qt * cos_t + rotate_half(qt) * sin_t
+    qt = (qt * cos_t + rotate_half(qt) * sin_t) * scaling  # scale the m queries, not the logits
     kk = kk * cos[0].unsqueeze(1) + rotate_half(kk) * sin[0].unsqueeze(1)
     kk = repeat_kv(kk.transpose(0, 1).unsqueeze(0), num_heads // num_kv_heads)[0]  # (H, L, hd)
-    logits = torch.matmul(qt.transpose(0, 1), kk.transpose(1, 2)) * scaling  # (H, m, L)
-    probs = torch.softmax(logits, dim=-1, dtype=torch.float32)
+    logits = torch.matmul(qt.transpose(0, 1), kk.transpose(1, 2))  # (H, m, L)
+    probs = torch.softmax(logits.float(), dim=-1)  # float32 like the layer's softmax
     # mean over heads and text queries first, then pick the visual keys: (L,) → (n,)
     return probs.mean(dim=(0, 1)).index_select(0, visual_rows)

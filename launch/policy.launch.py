@@ -35,13 +35,15 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
+from specprune_ros.params import PRESETS as SUITE_PRESETS
 
 PACKAGE = 'specprune_ros'
-PRESETS = ('libero_spatial', 'libero_object', 'libero_goal', 'libero_10')
+PRESETS = tuple(SUITE_PRESETS)  # the schema's LIBERO suite presets
 
 # (name, default, description); a default of None is filled in by generate_launch_description.
 ARGUMENTS = (
     ('checkpoint', '', 'OpenVLA-OFT checkpoint directory; empty = the built-in model_preset'),
+    ('unnorm_key', '', 'Dataset statistics key of the checkpoint (e.g. libero_spatial_no_noops)'),
     ('instruction', '', 'Task instruction (or publish it on ~/instruction)'),
     ('preset', '', 'LIBERO suite preset: libero_spatial, libero_object, libero_goal or '
      'libero_10 (config/presets/<preset>.yaml); empty = none'),
@@ -75,7 +77,7 @@ def _node(context, *args, **kwargs):
             raise RuntimeError(f'preset file {path} is missing')
         parameters.append(path)
     overrides = {'use_sim_time': arg('use_sim_time').lower() in ('true', '1', 'yes')}
-    for name in ('checkpoint', 'instruction', 'model_preset'):
+    for name in ('checkpoint', 'unnorm_key', 'instruction', 'model_preset'):
         if arg(name):
             overrides[name] = arg(name)
     parameters.append(overrides)

@@ -16,10 +16,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from pathlib import Path
 
 from hypothesis import assume, given, strategies as st
 import numpy as np
@@ -89,21 +86,8 @@ def test_axis_angle_round_trip(r):
     assert relative_rotation_angle(IDENTITY, q) == pytest.approx(np.linalg.norm(r), abs=1e-9)
 
 
-def fixture_state() -> np.ndarray:
-    """The 8-D LIBERO state of the real fixture (eef xyz, axis-angle, gripper x2)."""
-    root = Path(__file__).resolve().parent.parent
-    rel = Path('shared') / 'fixtures' / 'libero_spatial_sample'
-    candidates = [root.parent / rel, root / rel]
-    if os.environ.get('SPECPRUNE_FIXTURE'):
-        candidates.insert(0, Path(os.environ['SPECPRUNE_FIXTURE']))
-    for cand in candidates:
-        if (cand / 'observation.json').is_file():
-            return np.array(json.loads((cand / 'observation.json').read_text())['state'])
-    raise FileNotFoundError(f'LIBERO fixture not found in {[str(c) for c in candidates]}')
-
-
-def test_axis_angle_of_fixture_state():
-    state = fixture_state()
+def test_axis_angle_of_fixture_state(fixture_obs):
+    state = np.asarray(fixture_obs.proprio)
     rotvec = state[3:6]  # |r| close to pi
     back = quat_to_axis_angle(axis_angle_to_quat(rotvec))
     assert relative_rotation_angle(axis_angle_to_quat(back), axis_angle_to_quat(rotvec)) \

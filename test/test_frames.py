@@ -17,9 +17,7 @@
 from __future__ import annotations
 
 import math
-import os
 from fractions import Fraction
-from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 import numpy as np
@@ -35,28 +33,13 @@ NUM = GRID * GRID
 GREEN = (0, 255, 0)
 
 
-def fixture_dir() -> Path:
-    """The real LIBERO sample: $SPECPRUNE_FIXTURE or shared/fixtures beside/in the checkout."""
-    root = Path(__file__).resolve().parent.parent
-    rel = Path('shared') / 'fixtures' / 'libero_spatial_sample'
-    candidates = [root.parent / rel, root / rel]
-    if os.environ.get('SPECPRUNE_FIXTURE'):
-        candidates.insert(0, Path(os.environ['SPECPRUNE_FIXTURE']))
-    for cand in candidates:
-        if (cand / 'third_person.png').is_file():
-            return cand
-    raise FileNotFoundError(f'LIBERO fixture not found in {[str(c) for c in candidates]}')
-
-
 @pytest.fixture(scope='module')
-def real_views() -> tuple[np.ndarray, np.ndarray]:
+def real_views(libero_images) -> tuple[np.ndarray, np.ndarray]:
     """(third_person, wrist) of the real fixture, 224x224x3 uint8, read-only."""
-    image = pytest.importorskip('PIL.Image')
     views = []
-    for name in ('third_person', 'wrist'):
-        with image.open(fixture_dir() / f'{name}.png') as img:
-            arr = np.array(img.convert('RGB'), dtype=np.uint8)
-        assert arr.shape == (224, 224, 3)
+    for arr in libero_images:
+        assert arr.shape == (224, 224, 3) and arr.dtype == np.uint8
+        arr = arr.copy()
         arr.setflags(write=False)
         views.append(arr)
     return views[0], views[1]

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import threading
 import time
 from collections.abc import Iterator
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import safe_open, SafetensorError
 from torch import nn
 from tqdm import tqdm
 
@@ -170,7 +171,7 @@ def _load_tokenizer(root: Path) -> tuple[HFTokenizer, int, list[str]]:
         else:
             tok = AutoTokenizer.from_pretrained(str(root), local_files_only=True,
                                                 trust_remote_code=False)
-    except Exception as exc:  # transformers raises OSError/ValueError/ImportError here
+    except (OSError, ValueError, ImportError, TypeError) as exc:  # what transformers raises
         raise CheckpointError(f'{root}: the tokenizer does not load offline: {exc}') from exc
     if not getattr(tok, 'is_fast', False) or tok.bos_token_id is None or tok.eos_token_id is None:
         raise CheckpointError(f'{root}: need a fast tokenizer with BOS and EOS tokens, got '
@@ -215,7 +216,7 @@ def _read_headers(files: list[Path], weight_map: dict[str, str] | None
                     headers[key] = (tuple(view.get_shape()), file)
         except CheckpointError:
             raise
-        except Exception as exc:  # SafetensorError, OSError: a corrupt or truncated file
+        except (SafetensorError, OSError) as exc:  # a corrupt or truncated file
             raise CheckpointError(f'{file} is not a readable safetensors file: {exc}') from exc
     if weight_map is not None:
         for key, name in weight_map.items():
@@ -231,7 +232,7 @@ def _load_pt(file: Path) -> dict[str, torch.Tensor]:
     """Load a head's state dict and strip DDP's ``module.`` prefix."""
     try:
         state = torch.load(file, map_location='cpu', weights_only=True, mmap=True)
-    except Exception as exc:  # pickle/zip errors of a corrupt or foreign file
+    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError) as exc:
         raise CheckpointError(f'{file} does not load with torch.load(weights_only=True): '
                               f'{exc}') from exc
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
@@ -321,7 +322,7 @@ def _fill(params: dict[str, torch.Tensor], files: list[Path], by_key: dict[str, 
                             apply_rule(by_key[k], f.get_tensor(k), params)
                             report.tensors_loaded += 1
                             bar.update()
-            except Exception as exc:  # a corrupt data region
+            except (SafetensorError, OSError, RuntimeError) as exc:  # a corrupt data region
                 raise CheckpointError(f'{file}: reading tensors failed: {exc}') from exc
             report.files_read.append(file.name)
         for file, state, resolved in pt:

@@ -132,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--preset', default='tiny', help='built-in model preset of the node')
-    parser.add_argument('--chunks', type=int, default=5, help='stop after this many chunks')
+    parser.add_argument('--chunks', type=int, default=12, help='stop after this many chunks')
     parser.add_argument('--timeout', type=float, default=90.0, help='give up after (s)')
-    parser.add_argument('--rate', type=float, default=5.0, help='camera rate of the replay')
+    parser.add_argument('--rate', type=float, default=20.0,
+                        help='camera rate of the replay (the sequence is made for 20 Hz)')
     parser.add_argument('--out', type=Path, default=Path('out/kept_tokens.png'))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='[demo] %(message)s')

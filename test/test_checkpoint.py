@@ -354,3 +354,26 @@ def test_oft_7b_key_layout_is_complete() -> None:
     assert infer_tower(shapes, SIGLIP, 'vit_so400m_patch14_siglip_224', '') == (cfg.siglip, 14)
     llm = infer_llm(shapes, {'model_type': 'llama', 'vocab_size': 32064}, '')  # released form
     assert llm == dataclasses.replace(cfg.llm, rms_norm_eps=1e-6)  # LlamaConfig's default
+
+
+def test_specprune_runs_on_the_loaded_policy(written: Written,
+                                             loaded: tuple[VLAPolicy, LoadReport],
+                                             fixture_obs: Observation) -> None:
+    from specprune_ros.engine import SpecPruneEngine
+    from specprune_ros.params import SpecPruneConfig
+    from specprune_ros.sequence import synthetic_sequence
+
+    policy, _ = loaded
+    seq = synthetic_sequence(fixture_obs, 4)
+    ours, ref = SpecPruneEngine(policy), SpecPruneEngine(written.policy)
+    off = SpecPruneEngine(policy, SpecPruneConfig(enabled=False))
+    for item in seq:
+        for engine in (ours, ref):
+            engine.update_pose(item.pose)
+        a, report = ours.predict_action_chunk(item.observation)
+        b, _ = ref.predict_action_chunk(item.observation)
+        plain, _ = policy.predict_action_chunk(item.observation)
+        assert np.abs(a - b).max() <= 1e-5  # same pruning on the loaded and in-memory model
+        assert np.abs(off.predict_action_chunk(item.observation)[0] - plain).max() <= 1e-5
+        assert report.mode in ('coarse', 'fine') and report.visual_kept < 512
+        assert report.tokens_per_layer[2] < report.tokens_total

@@ -48,7 +48,7 @@ from torch import nn
 from tqdm import tqdm
 
 from specprune_ros.errors import CheckpointError
-from specprune_ros.model import VLAModel
+from specprune_ros.model import place, VLAModel
 from specprune_ros.policy import NormStats, VLAPolicy
 from specprune_ros.timm_keys import (apply_rule, check_targets, HEAD_GLOB, infer_config,
                                      KeyRule, module_rules, NO_SOURCE, PROPRIO_GLOB,
@@ -284,7 +284,7 @@ def _materialise(model: VLAModel, device: torch.device, dtype: torch.dtype) -> V
                     made[id(p)] = nn.Parameter(torch.empty(p.shape, device=device, dtype=dtype),
                                                requires_grad=False)
                 module._parameters[name] = made[id(p)]
-    return model.to(device=device, dtype=dtype).eval().requires_grad_(False)
+    return place(model, device, dtype)
 
 
 def _read_stats(root: Path, config: dict[str, Any], unnorm_key: str | None

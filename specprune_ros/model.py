@@ -173,10 +173,23 @@ class VLAModel(nn.Module):
         return self.action_head(state.hidden[0].index_select(0, rows))
 
 
+def place(model: VLAModel, device: torch.device, dtype: torch.dtype) -> VLAModel:
+    """Move and cast for inference; the RoPE inverse frequencies stay float32.
+
+    ``Module.to(bfloat16)`` would also round the rotary ``inv_freq`` buffers, which shifts the
+    rotation angles of late positions by radians; transformers keeps them in float32 too.
+    """
+    rotary = model.llm.rotary_emb
+    keep = {name: buf.detach().float().clone() for name, buf in rotary.named_buffers()}
+    model = model.to(device=device, dtype=dtype)
+    for name, buf in keep.items():
+        setattr(rotary, name, buf.to(device))
+    return model.eval().requires_grad_(False)
+
+
 def build_model(cfg: PolicyConfig) -> VLAModel:
     """Deterministically random-initialised model (seeded), on the config's device/dtype."""
-    device, dtype = cfg.torch_device(), cfg.torch_dtype()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = VLAModel(cfg)
-    return model.to(device=device, dtype=dtype).eval().requires_grad_(False)
+    return place(model, cfg.torch_device(), cfg.torch_dtype())

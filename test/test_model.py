@@ -103,3 +103,17 @@ def test_seeded_init_is_deterministic():
     c = build_model(get_preset('tiny', device='cpu', seed=1))
     wa, wb, wc = (m.llm.layers[0].mlp.up_proj.weight for m in (a, b, c))
     assert torch.equal(wa, wb) and not torch.equal(wa, wc)
+
+
+def test_bfloat16_keeps_rope_frequencies_float32():
+    fp32 = build_model(get_preset('tiny', device='cpu'))
+    bf16 = build_model(get_preset('tiny', device='cpu', dtype='bfloat16'))
+    assert bf16.projector.fc1.weight.dtype == torch.bfloat16
+    for name, buf in bf16.llm.rotary_emb.named_buffers():
+        assert buf.dtype == torch.float32, name
+        assert torch.equal(buf, dict(fp32.llm.rotary_emb.named_buffers())[name])
+    x = torch.zeros(1, 700, bf16.cfg.llm.hidden_size, dtype=torch.bfloat16)
+    pos = torch.arange(700).unsqueeze(0)
+    cos_bf, _ = bf16.llm.rotary_emb(x, pos)
+    cos_32, _ = fp32.llm.rotary_emb(x.float(), pos)
+    assert (cos_bf.float() - cos_32).abs().max().item() < 1e-2  # bf16 output rounding only

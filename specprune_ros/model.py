@@ -23,6 +23,7 @@ their original position in ``LoopState.kept``.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -188,8 +189,14 @@ def place(model: VLAModel, device: torch.device, dtype: torch.dtype) -> VLAModel
 
 
 def build_model(cfg: PolicyConfig) -> VLAModel:
-    """Deterministically random-initialised model (seeded), on the config's device/dtype."""
-    with torch.random.fork_rng(devices=[]):
+    """Deterministically random-initialised model (seeded), on the config's device/dtype.
+
+    On CUDA the weights are created on the GPU (a 7B model never passes through host memory
+    in float32); on the CPU they are created in float32 and cast.
+    """
+    device = cfg.torch_device()
+    where = torch.device(device) if device.type == 'cuda' else contextlib.nullcontext()
+    with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []), where:
         torch.manual_seed(cfg.seed)
         model = VLAModel(cfg)
-    return place(model, cfg.torch_device(), cfg.torch_dtype())
+    return place(model, device, cfg.torch_dtype())

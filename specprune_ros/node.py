@@ -329,10 +329,10 @@ class SpecPrunePolicyNode(PolicyPorts, LifecycleNode):
                 continue
             try:
                 t0 = time.perf_counter()
-                items = result.matched.items
-                image = render_kept_tokens([items['third_person'].data, items['wrist'].data],
-                                           result.report, patch=self.policy.cfg.patch_size)
-                self.publish_debug_image(image, items['third_person'])
+                # the model's input views: the patches line up with the tokens (crop included)
+                image = render_kept_tokens(result.report.images, result.report,
+                                           patch=self.policy.cfg.patch_size)
+                self.publish_debug_image(image, result.matched.items['third_person'])
                 self.render_ms.add((time.perf_counter() - t0) * 1e3)
             except Exception as exc:  # rendering problems never stop the node
                 if not stop.is_set():

@@ -220,6 +220,7 @@ class VLAPolicy:
             norm = self.model.decode_actions(state, layout).float().cpu().numpy()
             actions = self.norm_stats.unnormalize_actions(norm.astype(np.float64))
         report.total_ms = (time.perf_counter() - t0) * 1e3
+        report.images = prep.images
         report.tokens_total = layout.total
         report.visual_tokens = layout.num_visual
         if hook is None:

@@ -16,9 +16,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -56,6 +54,8 @@ class StepReport:
     v_local: np.ndarray = field(default_factory=_empty)
     v_retain: np.ndarray = field(default_factory=_empty)  # kept after static pruning
     flops_ratio: float = 1.0  # LLM FLOPs of this step / unpruned
+    # the views as the model saw them (image_size, after resize/crop): what the patches cover
+    images: list[np.ndarray] = field(default_factory=list, repr=False)
 
     @property
     def visual_kept(self) -> int:
@@ -67,11 +67,3 @@ class StepReport:
         if self.mode == 'off':
             return [patches_per_view] * num_views
         return np.bincount(self.v_retain // patches_per_view, minlength=num_views).tolist()
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (index arrays as lists)."""
-        out = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = value.tolist() if isinstance(value, np.ndarray) else value
-        return out

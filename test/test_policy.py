@@ -93,3 +93,13 @@ def test_unnorm_key_errors_list_keys():
         NormStats.from_dataset_statistics(stats, 'c')
     with pytest.raises(ValueError, match='unnorm_key is required'):
         NormStats.from_dataset_statistics(stats, None)
+
+
+def test_report_carries_the_model_input_views(fixture_obs):
+    policy = VLAPolicy.from_preset('tiny', device='cpu', center_crop=True)
+    big = tuple(np.repeat(np.repeat(im, 2, axis=0), 2, axis=1) for im in fixture_obs.images)
+    obs = make_obs(fixture_obs, images=big)
+    _, report = policy.predict_action_chunk(obs)
+    assert [im.shape for im in report.images] == [(224, 224, 3)] * 2
+    assert np.array_equal(report.images[0], policy.prepare(obs).images[0])
+    assert not np.array_equal(report.images[0], fixture_obs.images[0])  # cropped: not the raw

@@ -151,7 +151,7 @@ def plot(sweep: list[BenchResult], ablation: list[BenchResult], path: Path) -> N
         axes[0].set_ylabel('speedup (x)')
         axes[0].set_title('alpha sweep')
         axes[0].legend()
-    for r in ablation + sweep[:0]:
+    for r in ablation:
         axes[1].plot(range(len(r.tokens_per_layer_mean)), r.tokens_per_layer_mean, 'o-',
                      label=r.label)
     axes[1].set_xlabel('decoder layer')

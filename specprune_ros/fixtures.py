@@ -19,11 +19,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
-from specprune_ros.policy import Observation
+if TYPE_CHECKING:  # policy imports torch; loading images here must not
+    from specprune_ros.policy import Observation
 
 FIXTURE_ENV = 'SPECPRUNE_FIXTURE'
 _DEFAULT = Path('shared') / 'fixtures' / 'libero_spatial_sample'
@@ -50,8 +52,10 @@ def load_rgb(path: Path) -> np.ndarray:
         return np.asarray(im.convert('RGB'), dtype=np.uint8).copy()
 
 
-def load_observation(path: str | os.PathLike | None = None) -> Observation:
+def load_observation(path: str | os.PathLike | None = None) -> 'Observation':
     """The fixture as an :class:`Observation` (state: eef xyz, axis-angle, gripper ×2)."""
+    from specprune_ros.policy import Observation
+
     d = fixture_dir(path)
     meta = json.loads((d / 'observation.json').read_text())
     return Observation(images=(load_rgb(d / 'third_person.png'), load_rgb(d / 'wrist.png')),

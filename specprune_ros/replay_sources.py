@@ -30,6 +30,7 @@ from specprune_ros.controller import EEState
 from specprune_ros.conversions import (compressed_msg_to_rgb, image_msg_to_rgb,
                                        pose_msg_to_ee_state, stamp_to_sec)
 from specprune_ros.errors import SpecPruneError
+from specprune_ros.fixtures import load_rgb
 
 _LOG = logging.getLogger(__name__)
 DEFAULT_TOPICS = {'third_person': '/specprune_policy/third_person/image_raw',
@@ -104,12 +105,6 @@ class FixtureSource:
         return iter(self._frames)
 
 
-def _load_rgb(path: Path) -> np.ndarray:
-    from PIL import Image
-    with Image.open(path) as im:
-        return np.asarray(im.convert('RGB'), dtype=np.uint8).copy()
-
-
 def _natural_key(text: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', text)]
 
@@ -148,7 +143,7 @@ class ImageFolderSource:
     def __iter__(self) -> Iterator[ReplayFrame]:
         """Load and yield the frames in order."""
         for stamp, pose, (third, wrist) in zip(self._stamps, self._poses, self._paths):
-            yield ReplayFrame(stamp, _load_rgb(third), _load_rgb(wrist), pose, None)
+            yield ReplayFrame(stamp, load_rgb(third), load_rgb(wrist), pose, None)
 
 
 class BagSource:

@@ -22,6 +22,7 @@ against the reference frame I_{t−T}; the previous step's importance S_i gives 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import math
 import threading
 import time
@@ -36,6 +37,16 @@ from specprune_ros.params import SpecPruneConfig
 from specprune_ros.policy import Observation, PreparedStep, VLAPolicy
 from specprune_ros.pruner import AttentionShape, StepPruner
 from specprune_ros.report import StepReport
+
+
+@dataclass(frozen=True)
+class _Built:
+    """What the hook factory made for one step, and what it cost."""
+
+    pruner: StepPruner
+    reference_offset: int  # T used for V_dynamic
+    frames_s: float  # frame comparison and history push
+    setup_s: float  # V_global and the StepPruner
 
 
 class SpecPruneEngine:
@@ -115,30 +126,32 @@ class SpecPruneEngine:
         t0 = time.perf_counter()
         ctrl: ControllerState = self.controller.step(now=obs.stamp if now is None else now)
         controller_s = time.perf_counter() - t0
-        made: dict[str, object] = {}
+        built: list[_Built] = []
 
         def make_hook(prep: PreparedStep) -> StepPruner:
             t1 = time.perf_counter()
             dyn = compute_v_dynamic(self.history, prep.images, ctrl.v_for_T, cfg,
                                     self.policy.cfg.patch_size)
             self.history.push(prep.images)
-            made['frames'] = time.perf_counter() - t1
+            t2 = time.perf_counter()
             pruner = StepPruner(cfg, prep.layout, self.policy.cfg.llm.num_layers, self._attn,
                                 ctrl.k_base, self._v_global(cfg),
                                 torch.from_numpy(dyn.indices), self.policy.model.device)
-            made.update(pruner=pruner, dyn=dyn, setup=time.perf_counter() - t1)
+            built.append(_Built(pruner, dyn.reference_offset, t2 - t1,
+                                time.perf_counter() - t2))
             return pruner
 
         actions, report = self.policy.predict_action_chunk(obs, make_hook)
-        pruner: StepPruner = made['pruner']  # type: ignore[assignment]
-        t2 = time.perf_counter()
+        step = built[0]
+        pruner = step.pruner
+        t3 = time.perf_counter()
         self._global_scores = pruner.importance.float().cpu().numpy()
         self.controller.update_command(actions[0])  # fall-back speed for the next step
-        self._fill(report, cfg, ctrl, pruner, made['dyn'].reference_offset)  # type: ignore
-        parts = {'controller': controller_s, 'bookkeeping': time.perf_counter() - t2,
-                 'frames': made['frames'], 'scoring': pruner.scoring_s,
-                 'selection': pruner.selection_s + made['setup'] - made['frames']}  # type: ignore
-        report.overhead_breakdown_ms = {k: v * 1e3 for k, v in parts.items()}  # type: ignore
+        self._fill(report, cfg, ctrl, pruner, step.reference_offset)
+        parts = {'controller': controller_s, 'bookkeeping': time.perf_counter() - t3,
+                 'frames': step.frames_s, 'scoring': pruner.scoring_s,
+                 'selection': pruner.selection_s + step.setup_s}
+        report.overhead_breakdown_ms = {k: v * 1e3 for k, v in parts.items()}
         report.overhead_ms = sum(report.overhead_breakdown_ms.values())
         report.step, self._step = self._step, self._step + 1
         return actions, report

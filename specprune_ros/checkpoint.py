@@ -34,7 +34,6 @@ import json
 import logging
 import os
 import pickle
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,11 +43,10 @@ from typing import Any
 
 import torch
 from safetensors import safe_open, SafetensorError
-from torch import nn
 from tqdm import tqdm
 
 from specprune_ros.errors import CheckpointError
-from specprune_ros.model import place, VLAModel
+from specprune_ros.model import materialise, meta_model
 from specprune_ros.policy import NormStats, VLAPolicy
 from specprune_ros.timm_keys import (apply_rule, check_targets, HEAD_GLOB, infer_config,
                                      KeyRule, module_rules, NO_SOURCE, PROPRIO_GLOB,
@@ -61,7 +59,6 @@ INDEX, SINGLE = 'model.safetensors.index.json', 'model.safetensors'
 STATS = 'dataset_statistics.json'
 _FLOAT_DTYPES = {'F64', 'F32', 'F16', 'BF16'}
 _OFFLINE_VARS = ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE')
-_META_LOCK, _META = threading.Lock(), threading.local()
 
 
 @dataclass
@@ -254,39 +251,6 @@ def _center_crop(arg: bool | None, root: Path, config: dict[str, Any], key: str
     return False, 'default (no libero/image_aug in the checkpoint path or unnorm key)'
 
 
-@contextmanager
-def _parameters_on_meta() -> Iterator[None]:
-    """Create parameters on ``meta`` in this thread (buffers stay real: rotary, position ids)."""
-    original = nn.Module.register_parameter
-
-    def register(module: nn.Module, name: str, param: nn.Parameter | None) -> None:
-        if param is not None and getattr(_META, 'on', False) and param.device.type != 'meta':
-            param = nn.Parameter(param.to('meta'), requires_grad=param.requires_grad)
-        original(module, name, param)
-
-    with _META_LOCK, torch.random.fork_rng(devices=[]):
-        nn.Module.register_parameter = register  # type: ignore[method-assign]
-        _META.on = True
-        try:
-            yield
-        finally:
-            _META.on = False
-            nn.Module.register_parameter = original  # type: ignore[method-assign]
-
-
-def _materialise(model: VLAModel, device: torch.device, dtype: torch.dtype) -> VLAModel:
-    """Replace every meta parameter by an empty one on ``device`` (shared ones stay shared)."""
-    made: dict[int, nn.Parameter] = {}
-    for module in model.modules():
-        for name, p in module._parameters.items():
-            if p is not None:
-                if id(p) not in made:
-                    made[id(p)] = nn.Parameter(torch.empty(p.shape, device=device, dtype=dtype),
-                                               requires_grad=False)
-                module._parameters[name] = made[id(p)]
-    return place(model, device, dtype)
-
-
 def _read_stats(root: Path, config: dict[str, Any], unnorm_key: str | None
                 ) -> tuple[NormStats, str, Path]:
     """Norm stats for ``unnorm_key`` from dataset_statistics.json, else config.json."""
@@ -375,8 +339,7 @@ def load_policy(path: str | os.PathLike, *, unnorm_key: str | None = None,
         where['*'] = ', '.join(f.name for f in files)
         rules = vla_rules(cfg)
         by_key = resolve_keys(rules, shapes, where)
-        with _parameters_on_meta():
-            model = VLAModel(cfg)
+        model = meta_model(cfg)
         head_rules = [module_rules(model.action_head, 'action_head'),
                       module_rules(model.proprio_projector, 'proprio_projector')]
         pt = [(file, state, resolve_keys(r, {k: tuple(v.shape) for k, v in state.items()},
@@ -384,7 +347,7 @@ def load_policy(path: str | os.PathLike, *, unnorm_key: str | None = None,
               for file, state, r in zip((head_file, proprio_file), heads, head_rules)]
         check_targets(rules + head_rules[0] + head_rules[1], dict(model.named_parameters()))
         dev = cfg.torch_device()
-        model = _materialise(model, dev, cfg.torch_dtype())
+        model = materialise(model, dev, cfg.torch_dtype())
         report = LoadReport(str(root), key, center_crop_rule=crop_rule)
         _fill(dict(model.named_parameters()), files, by_key, pt, dev, progress, report)
     report.files_read += ['config.json', stats_file.name, *tok_files]

@@ -23,8 +23,10 @@ their original position in ``LoopState.kept``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 import contextlib
 from dataclasses import dataclass
+import threading
 from typing import Protocol
 
 import torch
@@ -200,3 +202,49 @@ def build_model(cfg: PolicyConfig) -> VLAModel:
         torch.manual_seed(cfg.seed)
         model = VLAModel(cfg)
     return place(model, device, cfg.torch_dtype())
+
+
+_META_LOCK, _META = threading.Lock(), threading.local()
+
+
+@contextlib.contextmanager
+def _parameters_on_meta() -> Iterator[None]:
+    """Create parameters on ``meta`` in this thread (buffers stay real: rotary, position ids)."""
+    original = nn.Module.register_parameter
+
+    def register(module: nn.Module, name: str, param: nn.Parameter | None) -> None:
+        if param is not None and getattr(_META, 'on', False) and param.device.type != 'meta':
+            param = nn.Parameter(param.to('meta'), requires_grad=param.requires_grad)
+        original(module, name, param)
+
+    with _META_LOCK, torch.random.fork_rng(devices=[]):
+        nn.Module.register_parameter = register  # type: ignore[method-assign]
+        _META.on = True
+        try:
+            yield
+        finally:
+            _META.on = False
+            nn.Module.register_parameter = original  # type: ignore[method-assign]
+
+
+def meta_model(cfg: PolicyConfig) -> VLAModel:
+    """Build a model whose parameters are on ``meta`` (no weight memory).
+
+    Allocate them with :func:`materialise`, then fill them; buffers (rotary frequencies,
+    position ids) are real.
+    """
+    with _parameters_on_meta():
+        return VLAModel(cfg)
+
+
+def materialise(model: VLAModel, device: torch.device, dtype: torch.dtype) -> VLAModel:
+    """Replace every meta parameter by an empty one on ``device`` (shared ones stay shared)."""
+    made: dict[int, nn.Parameter] = {}
+    for module in model.modules():
+        for name, p in module._parameters.items():
+            if p is not None:
+                if id(p) not in made:
+                    made[id(p)] = nn.Parameter(torch.empty(p.shape, device=device, dtype=dtype),
+                                               requires_grad=False)
+                module._parameters[name] = made[id(p)]
+    return place(model, device, dtype)

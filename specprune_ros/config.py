@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
-
-import torch
+from typing import Any, TYPE_CHECKING
 
 from specprune_ros.errors import ModelConfigError
+
+if TYPE_CHECKING:  # torch is imported where a device is resolved; the presets stay torch-free
+    import torch
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,16 @@ class PolicyConfig:
 
     def torch_device(self) -> torch.device:
         """The resolved device."""
+        import torch
+
         if self.device == 'auto':
             return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
         return torch.device(self.device)
 
     def torch_dtype(self) -> torch.dtype:
         """The resolved dtype: bfloat16 on CUDA, float32 on CPU unless set."""
+        import torch
+
         if self.dtype == 'auto':
             return torch.bfloat16 if self.torch_device().type == 'cuda' else torch.float32
         dtypes = {'float32': torch.float32, 'bfloat16': torch.bfloat16,

@@ -34,11 +34,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from specprune_ros.config import PRESETS
 from specprune_ros.params import (_p, coerce, ConfigError, ParamSpec, schema, SchemaConfig,
                                   SpecPruneConfig)
 
-#: Built-in model presets (specprune_ros.config.PRESETS; duplicated to keep this torch-free).
-MODEL_PRESETS = ('tiny', 'small', 'oft-7b')
+MODEL_PRESETS = tuple(PRESETS)  # built-in model presets
 DEVICES = ('auto', 'cpu', 'cuda')
 LIBERO_ACTION_DIM = 7
 PROPRIO_DIM = 8  # EE position (3), axis-angle (3), gripper (2)

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from specprune_ros.controller import EEState, quat_to_axis_angle
+from specprune_ros.controller import EEState
+from specprune_ros.conversions import ee_state_to_proprio
 from specprune_ros.policy import Observation
 
 PIXELS_PER_METRE = 150.0  # wrist-camera image shift per metre of EE xy motion
@@ -82,9 +83,9 @@ def synthetic_sequence(base: Observation, steps: int = 24, period: float = 0.05,
         wrist_i = padded[PAD + shift[1]:PAD + shift[1] + h, PAD + shift[0]:PAD + shift[0] + w]
         obj_x += 9.0 if phase == 'fast' else 1.0
         third_i = _paste(third, 150, int(obj_x))
-        stamp = i * period
-        proprio = np.concatenate([pos, quat_to_axis_angle(orientation), state[6:]])
-        obs = Observation(images=(third_i, np.ascontiguousarray(wrist_i)), proprio=proprio,
-                          instruction=base.instruction, stamp=stamp)
-        seq.append(SequenceStep(obs, EEState(stamp, pos, orientation), phase))
+        pose = EEState(i * period, pos, orientation)
+        obs = Observation(images=(third_i, np.ascontiguousarray(wrist_i)),
+                          proprio=ee_state_to_proprio(pose, state[6:8]),
+                          instruction=base.instruction, stamp=pose.stamp)
+        seq.append(SequenceStep(obs, pose, phase))
     return seq

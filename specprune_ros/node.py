@@ -49,6 +49,7 @@ from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValu
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
+from rclpy.signals import SignalHandlerOptions
 
 from specprune_ros import node_io
 from specprune_ros.debug_image import render_kept_tokens
@@ -58,11 +59,13 @@ from specprune_ros.node_config import (all_specs, apply_changes, load_policy_for
 from specprune_ros.node_io import INPUTS, PolicyPorts, Result
 from specprune_ros.params import ConfigError, SpecPruneConfig
 from specprune_ros.policy import Observation
+from specprune_ros.signals import stop_on_signals
 from specprune_ros.sync import (ApproxTimeSync, LatestSlot, LogThrottle, MatchedSet,
                                 StalenessMonitor, WindowStats)
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 NODE_NAME = 'specprune_policy'
+SPIN_PERIOD = 0.1  # s: how soon the spin loop notices a stop request
 
 
 class _Workers(NamedTuple):
@@ -354,25 +357,26 @@ class SpecPrunePolicyNode(PolicyPorts, LifecycleNode):
 
 
 def main(args: list[str] | None = None, fast_exit: bool = True) -> int:
-    """Run the node until SIGINT/SIGTERM (rclpy's handlers); returns the exit code.
+    """Run the node until SIGINT/SIGTERM; returns the exit code.
 
-    Shutdown is explicit: the executor stops, the worker threads are joined (a running step
+    A signal only sets an event (:mod:`specprune_ros.signals`); the spin loop sees it within
+    ``SPIN_PERIOD``. Shutdown is then explicit: the worker threads are joined (a running step
     is not waited for), the node is destroyed and rclpy shut down (logs flushed). With
     ``fast_exit`` the process then ends at once with that code: Python's own finalisation of
     torch and transformers takes seconds and has nothing left to clean up.
     """
     code = 0
-    try:
-        with rclpy.init(args=args):
-            try:
-                node = SpecPrunePolicyNode()
-            except ConfigError as exc:
-                rclpy.logging.get_logger(NODE_NAME).fatal(f'invalid parameters: {exc}')
-                code = 2
-            else:
-                _spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    with stop_on_signals(threading.Event()) as stop:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+        try:
+            node = SpecPrunePolicyNode()
+        except ConfigError as exc:
+            rclpy.logging.get_logger(NODE_NAME).fatal(f'invalid parameters: {exc}')
+            code = 2
+        else:
+            _spin(node, stop)
+        finally:
+            rclpy.try_shutdown()
     if fast_exit:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -380,13 +384,16 @@ def main(args: list[str] | None = None, fast_exit: bool = True) -> int:
     return code
 
 
-def _spin(node: SpecPrunePolicyNode) -> None:
+def _spin(node: SpecPrunePolicyNode, stop: threading.Event) -> None:
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
         if node.node_cfg.autostart:
             node.autostart()
-        executor.spin()
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=SPIN_PERIOD)
+    except ExternalShutdownException:
+        pass
     finally:
         node.stop_workers()
         executor.remove_node(node)

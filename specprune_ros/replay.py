@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import signal
 import sys
 import threading
 import time
@@ -43,6 +42,7 @@ from typing import Any
 from specprune_ros.replay_sources import (  # noqa: F401  (re-exported)
     _TYPES, BagSource, DEFAULT_TOPICS, Event, FixtureSource, ImageFolderSource,
     interpolate_pose, iterate_frames, make_poses, ReplayError, ReplayFrame, schedule)
+from specprune_ros.signals import stop_on_signals
 
 _LOG = logging.getLogger(__name__)
 
@@ -191,21 +191,13 @@ def _run(ns: argparse.Namespace, source: Iterable[ReplayFrame], ros_argv: list[s
 def main(args: Sequence[str] | None = None) -> int:
     """Entry point of ``specprune-replay`` (exit status 2 on bad arguments or sources)."""
     ns, ros_argv = parse(args)
-    stop = threading.Event()
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        previous = {sig: signal.signal(sig, lambda *_: stop.set())
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_on_signals(threading.Event()) as stop:
         try:
             source = build_source(ns)
         except (ReplayError, OSError) as exc:
             build_parser().error(str(exc))
         if not stop.is_set():
             _run(ns, source, ros_argv, stop)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     return 0
 
 

@@ -31,6 +31,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -39,11 +40,13 @@ from PIL import Image as PILImage
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image
 
 from specprune_ros.conversions import image_msg_to_rgb, stamp_to_sec
 from specprune_ros.debug_image import decode_kept_tokens
 from specprune_ros.msg import ActionChunk, StepStats
+from specprune_ros.signals import stop_on_signals
 
 log = logging.getLogger('specprune_ros_demo')
 NODE = '/specprune_policy'
@@ -148,25 +151,28 @@ def main(argv: list[str] | None = None) -> int:
              _start([py, '-m', 'specprune_ros.replay', '--rate', str(args.rate),
                      '--state-rate', str(4 * args.rate)], env)]
     os.environ['ROS_DOMAIN_ID'] = env['ROS_DOMAIN_ID']
-    rclpy.init()
-    listener = DemoListener(args.out)
-    deadline = time.monotonic() + args.timeout
-    try:
-        while (time.monotonic() < deadline and all(p.poll() is None for p in procs)
-               and (len(listener.got.chunks) < args.chunks or listener.got.saved is None)):
-            rclpy.spin_once(listener, timeout_sec=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        codes = [_stop(p) for p in procs]
-        listener.destroy_node()
-        rclpy.try_shutdown()
+    with stop_on_signals(threading.Event()) as stop:
+        rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+        listener = DemoListener(args.out)
+        deadline = time.monotonic() + args.timeout
+        try:
+            while (not stop.is_set() and time.monotonic() < deadline
+                   and all(p.poll() is None for p in procs)
+                   and (len(listener.got.chunks) < args.chunks or listener.got.saved is None)):
+                rclpy.spin_once(listener, timeout_sec=0.2)
+        finally:
+            codes = [_stop(p) for p in procs]
+            listener.destroy_node()
+            rclpy.try_shutdown()
     got = listener.got
     log.info('received %d action chunks, %d stats, %d debug images; node/replay exit codes %s',
              len(got.chunks), len(got.stats), len(got.debug), codes)
     if not got.chunks or got.saved is None:
         log.error('demo failed: no action chunk or no matching debug image within %.0f s',
                   args.timeout)
+        return 1
+    if any(codes):
+        log.error('demo failed: node/replay did not exit cleanly (exit codes %s)', codes)
         return 1
     log.info('debug image: %s', got.saved)
     return 0

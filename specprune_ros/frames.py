@@ -37,22 +37,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from specprune_ros.params import SpecPruneConfig
+from specprune_ros.preprocess import check_image
 
 _LOG = logging.getLogger(__name__)
 
 PATCH = 14  # vision transformer patch size (DINOv2/SigLIP ViT-*/14)
 
 Views = tuple[np.ndarray, ...]
-
-
-def _check_image(image: np.ndarray, what: str = 'image') -> np.ndarray:
-    """Return ``image`` as an array after checking it is HxWx3 uint8."""
-    arr = np.asarray(image)
-    if arr.dtype != np.uint8:
-        raise ValueError(f'{what} must have dtype uint8 (RGB 0..255), got {arr.dtype}')
-    if arr.ndim != 3 or arr.shape[2] != 3:
-        raise ValueError(f'{what} must have shape (H, W, 3) (RGB), got {arr.shape}')
-    return arr
 
 
 def patchify(image: np.ndarray, patch: int = PATCH) -> np.ndarray:
@@ -62,7 +53,7 @@ def patchify(image: np.ndarray, patch: int = PATCH) -> np.ndarray:
     c`` is the patch at grid row ``r`` and column ``c`` (the ViT token order), its values are
     ordered (dy, dx, channel). H and W must be multiples of ``patch``.
     """
-    arr = _check_image(image)
+    arr = check_image(image, 'image')
     if patch < 1:
         raise ValueError(f'patch must be a positive number of pixels, got {patch}')
     h, w, _ = arr.shape
@@ -82,8 +73,8 @@ def patch_similarity(current: np.ndarray, reference: np.ndarray,
     non-negative). Patches that are identical (including both all-black) have similarity
     exactly 1.0; an all-black patch against a non-black one has similarity 0.0. Never NaN.
     """
-    cur = _check_image(current, 'current frame')
-    ref = _check_image(reference, 'reference frame')
+    cur = check_image(current, 'current frame')
+    ref = check_image(reference, 'reference frame')
     if cur.shape != ref.shape:
         raise ValueError(f'current frame {cur.shape} and reference frame {ref.shape} must have '
                          'the same shape')
@@ -164,7 +155,7 @@ class FrameHistory:
                              f' got {type(views).__name__}')
         if len(views) == 0:
             raise ValueError('views must hold at least one image')
-        arrs = tuple(_check_image(v, f'view {i}') for i, v in enumerate(views))
+        arrs = tuple(check_image(v, f'view {i}') for i, v in enumerate(views))
         shape = arrs[0].shape
         for i, arr in enumerate(arrs[1:], start=1):
             if arr.shape != shape:

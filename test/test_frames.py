@@ -271,8 +271,8 @@ def test_history_copies_and_is_read_only():
 
 
 @pytest.mark.parametrize('views, text', [
-    ((np.zeros((28, 28, 3), np.float32),), 'view 0 must have dtype uint8'),
-    ((np.zeros((28, 28, 3), np.uint8), np.zeros((28, 28), np.uint8)), r'view 1 must have shape'),
+    ((np.zeros((28, 28, 3), np.float32),), 'view 0: expected dtype uint8'),
+    ((np.zeros((28, 28, 3), np.uint8), np.zeros((28, 28), np.uint8)), r'view 1: expected shape'),
     ((np.zeros((28, 28, 3), np.uint8), np.zeros((14, 28, 3), np.uint8)), 'same shape'),
     ((), 'at least one'),
     (np.zeros((28, 28, 3), np.uint8), 'tuple/list'),

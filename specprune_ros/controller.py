@@ -112,14 +112,22 @@ def axis_angle_to_quat(rotvec: object) -> np.ndarray:
     return np.array([r[0] * scale, r[1] * scale, r[2] * scale, math.cos(angle / 2.0)])
 
 
-def quat_to_axis_angle(q: object) -> np.ndarray:
-    """Rotation vector (axis * angle, angle in [0, pi]) of a quaternion (x, y, z, w)."""
+def quat_to_axis_angle(q: object, shortest: bool = True) -> np.ndarray:
+    """Rotation vector (axis * angle) of a quaternion (x, y, z, w).
+
+    ``shortest``: the angle is in [0, pi] and q, -q give the same vector (for speeds).
+    ``shortest=False``: robosuite's ``quat2axisangle`` convention, which LIBERO's proprio
+    (and so OFT's training data) uses: angle = 2 acos(w) in [0, 2 pi], so the sign of q
+    matters; a full turn (w = -1) gives the zero vector, as there.
+    """
     u = quat_normalize(q)
-    if u[3] < 0.0:
+    if shortest and u[3] < 0.0:
         u = -u
     sin_half = float(np.linalg.norm(u[:3]))
-    angle = 2.0 * math.atan2(sin_half, float(u[3]))
+    angle = 2.0 * math.atan2(sin_half, float(u[3]))  # = 2 acos(w), accurate near 0 and pi
     if sin_half < 1e-12:
+        if u[3] < 0.0:
+            return np.zeros(3)
         return u[:3] * (2.0 / float(u[3]))  # small angle: angle/sin_half -> 2/w
     return u[:3] * (angle / sin_half)
 

@@ -267,9 +267,14 @@ def pose_msg_to_ee_state(msg: Any) -> EEState:
 
 
 def ee_state_to_proprio(state: EEState, gripper: Sequence[float] = (0.0, 0.0)) -> np.ndarray:
-    """Return the (8,) OFT LIBERO proprio vector: position (3), axis-angle (3), gripper (2)."""
+    """Return the (8,) OFT LIBERO proprio vector: position (3), axis-angle (3), gripper (2).
+
+    The axis-angle follows robosuite/LIBERO (angle 2 acos(w) in [0, 2 pi], see
+    :func:`quat_to_axis_angle`): a pose published with the simulator's quaternion gives
+    exactly the proprio the policy was trained on.
+    """
     grip = np.asarray(gripper, dtype=np.float64).reshape(-1)
     if grip.shape != (2,) or not np.all(np.isfinite(grip)):
         raise InputError(f'gripper must be 2 finite numbers, got {np.asarray(gripper).tolist()}')
     return np.concatenate([np.asarray(state.position, dtype=np.float64),
-                           quat_to_axis_angle(state.orientation), grip])
+                           quat_to_axis_angle(state.orientation, shortest=False), grip])

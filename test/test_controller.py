@@ -86,6 +86,25 @@ def test_axis_angle_round_trip(r):
     assert relative_rotation_angle(IDENTITY, q) == pytest.approx(np.linalg.norm(r), abs=1e-9)
 
 
+@given(rotvecs)
+def test_libero_axis_angle_keeps_angles_up_to_two_pi(r):
+    """shortest=False is robosuite's quat2axisangle: 2 acos(w) * xyz / sqrt(1 - w^2)."""
+    r = 2.0 * np.array(r)
+    assume(1e-6 < np.linalg.norm(r) < 2.0 * math.pi - 1e-3)
+    q = axis_angle_to_quat(r)
+    out = quat_to_axis_angle(q, shortest=False)
+    np.testing.assert_allclose(out, r, atol=1e-8)
+    robosuite = q[:3] * 2.0 * math.acos(q[3]) / math.sqrt(1.0 - q[3] * q[3])
+    np.testing.assert_allclose(out, robosuite, atol=1e-6)
+    if np.linalg.norm(r) > math.pi:  # the sign of q matters in this convention
+        assert np.linalg.norm(quat_to_axis_angle(-q, shortest=False)) < math.pi
+
+
+def test_libero_axis_angle_of_a_full_turn_is_zero():
+    np.testing.assert_array_equal(quat_to_axis_angle([0.0, 0.0, 0.0, -1.0], shortest=False),
+                                  np.zeros(3))
+
+
 def test_axis_angle_of_fixture_state(fixture_obs):
     state = np.asarray(fixture_obs.proprio)
     rotvec = state[3:6]  # |r| close to pi

@@ -75,6 +75,18 @@ class PolicyConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        sizes = {'image_size': self.image_size, 'patch_size': self.patch_size,
+                 'proprio_dim': self.proprio_dim, 'action_dim': self.action_dim,
+                 'horizon': self.horizon,
+                 **{f'llm.{k}': v for k, v in vars(self.llm).items() if isinstance(v, int)},
+                 **{f'{tower}.{k}': v for tower in ('dino', 'siglip')
+                    for k, v in vars(getattr(self, tower)).items() if k != 'num_registers'}}
+        bad = {k: v for k, v in sizes.items() if v < 1}
+        if bad:
+            raise ModelConfigError(f'sizes must be positive integers, got {bad}')
+        if self.dino.num_registers < 0:
+            raise ModelConfigError(f'dino.num_registers must be >= 0, got '
+                                   f'{self.dino.num_registers}')
         if self.image_size % self.patch_size:
             raise ModelConfigError(f'image_size {self.image_size} must be a multiple of '
                                    f'patch_size {self.patch_size}')

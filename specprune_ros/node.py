@@ -159,15 +159,23 @@ class SpecPrunePolicyNode(PolicyPorts, LifecycleNode):
             self.get_logger().info(f'instruction from {source}: {text!r}')
 
     # --- lifecycle ------------------------------------------------------------------------
-    def autostart(self) -> bool:
-        """Configure and activate (``autostart``); False when a transition failed."""
+    def autostart(self, stop: threading.Event | None = None) -> bool:
+        """Configure and activate (``autostart``); False when a transition failed.
+
+        Activation is skipped when ``stop`` was set while configuring (a signal during a load).
+        """
         if self.trigger_configure() != SUCCESS or not rclpy.ok():
+            return False
+        if stop is not None and stop.is_set():
             return False
         return self.trigger_activate() == SUCCESS
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load the policy (built-in preset or checkpoint) and create publishers/subscriptions."""
         t0 = time.perf_counter()
+        self.get_logger().info(
+            f'configuring: loading {self.node_cfg.checkpoint or self.node_cfg.model_preset} '
+            '(a second SIGINT/SIGTERM aborts the load)')
         try:
             policy, engine = load_policy_for(self.node_cfg, self.prune_cfg, self.get_logger())
         except Exception as exc:  # a failed load must never take the node down
@@ -373,8 +381,10 @@ def main(args: list[str] | None = None, fast_exit: bool = True) -> int:
         except ConfigError as exc:
             rclpy.logging.get_logger(NODE_NAME).fatal(f'invalid parameters: {exc}')
             code = 2
+        except KeyboardInterrupt:
+            code = 130
         else:
-            _spin(node, stop)
+            code = _spin(node, stop)
         finally:
             rclpy.try_shutdown()
     if fast_exit:
@@ -384,20 +394,25 @@ def main(args: list[str] | None = None, fast_exit: bool = True) -> int:
     return code
 
 
-def _spin(node: SpecPrunePolicyNode, stop: threading.Event) -> None:
+def _spin(node: SpecPrunePolicyNode, stop: threading.Event) -> int:
+    """Spin until ``stop``; 0, or 130 when a second signal cut a long configure short."""
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
-        if node.node_cfg.autostart:
-            node.autostart()
+        if node.node_cfg.autostart and not stop.is_set():
+            node.autostart(stop)
         while not stop.is_set() and rclpy.ok():
             executor.spin_once(timeout_sec=SPIN_PERIOD)
     except ExternalShutdownException:
         pass
+    except KeyboardInterrupt:
+        node.get_logger().warning('interrupted by a second signal')
+        return 130
     finally:
         node.stop_workers()
         executor.remove_node(node)
         node.destroy_node()
+    return 0
 
 
 if __name__ == '__main__':

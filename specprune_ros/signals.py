@@ -34,11 +34,19 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 def stop_on_signals(stop: threading.Event) -> Iterator[threading.Event]:
     """Set ``stop`` on SIGINT/SIGTERM while inside; the previous handlers come back after.
 
-    Outside the main thread (where Python cannot install handlers) this does nothing.
+    A second signal while ``stop`` is already set raises KeyboardInterrupt: the way out of
+    work that does not look at the event (a long checkpoint load). Outside the main thread
+    (where Python cannot install handlers) this does nothing.
     """
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt(f'{signal.Signals(signum).name} while already stopping')
+        stop.set()
+
     previous = {}
     if threading.current_thread() is threading.main_thread():
-        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
+        previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
         yield stop
     finally:

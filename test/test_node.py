@@ -264,6 +264,31 @@ def test_soak_bounded_memory_and_drops_instead_of_queueing(node: Any, peer: Peer
     assert float(values['node_overhead_ms_mean']) > 0.0  # measured (speed is reported, not tested)
 
 
+@pytest.mark.parametrize('second', [None, signal.SIGTERM], ids=['once', 'twice'])
+def test_signal_during_configure(ros_context: Any, tmp_path: Path, second: int | None) -> None:
+    """One signal: the load finishes, nothing activates, exit 0; a second one aborts it (130).
+
+    The ``small`` model takes about a second to build, far longer than the 50 ms between the
+    'configuring' log line and the first signal.
+    """
+    proc = NodeProcess({'model_preset': 'small', 'summary_period': 0.0}, ros_env(DOMAIN),
+                       tmp_path / 'configure.log', ('-r', '__ns:=/configure'))
+    try:
+        assert proc.wait_log('configuring:', 60.0), proc.log()
+        proc.proc.send_signal(signal.SIGINT)
+        if second is None:
+            rc = proc.proc.wait(30.0)
+            assert rc == 0 and 'configured in' in proc.log(), (rc, proc.log())
+        else:
+            time.sleep(0.05)
+            rc, took = proc.signal_and_wait(second)
+            assert rc == 130 and took < 2.0, (rc, took, proc.log())
+            assert 'configured in' not in proc.log() and 'second signal' in proc.log()
+        assert 'active:' not in proc.log()
+    finally:
+        proc.stop()
+
+
 def test_bad_checkpoint_logs_error_stays_alive_then_sigterm(
         ros_context: Any, peer: Peer, tmp_path: Path) -> None:
     # in its own namespace, so that it does not disturb the module's node

@@ -41,6 +41,15 @@ def test_signal_sets_event_and_does_not_raise(sig: int) -> None:
     assert signal.getsignal(sig) is before
 
 
+def test_a_second_signal_raises_keyboard_interrupt() -> None:
+    with stop_on_signals(threading.Event()) as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert _delivered(stop)
+        with pytest.raises(KeyboardInterrupt, match='SIGTERM while already stopping'):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(2.0)  # the handler raises here, between bytecodes
+
+
 def test_outside_the_main_thread_it_installs_nothing() -> None:
     before = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
     seen = {}

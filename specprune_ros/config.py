@@ -145,7 +145,11 @@ class PolicyConfig:
             raise ModelConfigError(f'invalid policy config: {exc}') from exc
 
     def replace(self, **changes: Any) -> 'PolicyConfig':
-        """Copy with changes."""
+        """Copy with changes; an unknown field name raises ModelConfigError."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ModelConfigError(f'unknown PolicyConfig field(s) {unknown}; expected some of '
+                                   f'{[f.name for f in dataclasses.fields(self)]}')
         return dataclasses.replace(self, **changes)
 
 

@@ -90,6 +90,11 @@ def test_get_preset_unknown_name_lists_the_presets() -> None:
         get_preset('oft-13b')
 
 
+def test_unknown_override_names_the_field() -> None:
+    with pytest.raises(ModelConfigError, match=r"unknown PolicyConfig field\(s\) \['bogus'\]"):
+        get_preset('tiny', bogus=1)
+
+
 @pytest.mark.parametrize('changes, message', [
     ({'image_size': 200}, 'image_size 200 must be a multiple of patch_size 14'),
     ({'patch_size': 15}, 'image_size 224 must be a multiple of patch_size 15'),

@@ -35,6 +35,7 @@ from safetensors.torch import save_file
 from tokenizers import decoders, models, pre_tokenizers, Tokenizer, trainers
 from transformers import PreTrainedTokenizerFast
 
+from conftest import perturb
 from specprune_ros.config import LLMConfig, PolicyConfig, VisionTowerConfig
 from specprune_ros.model import VLAModel, build_model
 from specprune_ros.policy import NormStats, VLAPolicy, builtin_norm_stats
@@ -79,9 +80,9 @@ def fixture_config(vocab: int) -> PolicyConfig:
 @torch.no_grad()
 def randomise(model: VLAModel, seed: int = 1) -> None:
     """Perturb every parameter (zero-initialised tokens too), rounded to bf16 values."""
-    gen = torch.Generator().manual_seed(seed)
+    perturb(model, seed, 0.05)
     for p in model.parameters():
-        p.add_(0.05 * torch.randn(p.shape, generator=gen)).copy_(p.bfloat16().float())
+        p.copy_(p.bfloat16().float())
     # timm's reg4 DINOv2 has no class position embedding: the class row must be zero.
     model.vision_backbone.featurizer.embeddings.position_embeddings[:, 0].zero_()
 

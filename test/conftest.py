@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from specprune_ros.fixtures import load_observation
 from specprune_ros.policy import Observation, VLAPolicy
@@ -33,6 +34,18 @@ def fixture_obs() -> Observation:
 def tiny_policy() -> VLAPolicy:
     """The built-in tiny policy (float32, CPU), shared by the session: do not mutate."""
     return VLAPolicy.from_preset('tiny', device='cpu')
+
+
+@torch.no_grad()
+def perturb(module: torch.nn.Module, seed: int, scale: float) -> None:
+    """Add seeded N(0, scale²) noise to every parameter.
+
+    Zero-initialised tokens and unit LayerNorms would otherwise hide a missing or misplaced
+    weight.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    for p in module.parameters():
+        p.add_(scale * torch.randn(p.shape, generator=gen))
 
 
 def make_obs(obs: Observation, **changes: object) -> Observation:

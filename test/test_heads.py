@@ -20,6 +20,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import perturb
 from specprune_ros.heads import (FusedProjector, L1RegressionActionHead, MLPResNet,
                                  MLPResNetBlock, ProprioProjector)
 
@@ -36,14 +37,6 @@ def _ln(x: torch.Tensor, norm: torch.nn.LayerNorm) -> torch.Tensor:
     return F.layer_norm(x, x.shape[-1:], norm.weight, norm.bias, eps=1e-5)
 
 
-@torch.no_grad()
-def _randomise(module: torch.nn.Module, seed: int) -> None:
-    """Perturb every parameter (LayerNorms start at 1/0, which would hide their use)."""
-    gen = torch.Generator().manual_seed(seed)
-    for p in module.parameters():
-        p.add_(0.3 * torch.randn(p.shape, generator=gen))
-
-
 def _assert_exact_gelu(act: torch.nn.Module) -> None:
     x = torch.linspace(-4.0, 4.0, 161)
     torch.testing.assert_close(act(x), F.gelu(x), atol=1e-7, rtol=0)
@@ -56,7 +49,7 @@ def _shapes(module: torch.nn.Module) -> dict[str, tuple[int, ...]]:
 
 def test_fused_projector_layout_and_formula() -> None:
     proj = FusedProjector(12, 10)
-    _randomise(proj, seed=1)
+    perturb(proj, 1, 0.3)
     assert _shapes(proj) == {'fc1.weight': (48, 12), 'fc1.bias': (48,),
                              'fc2.weight': (10, 48), 'fc2.bias': (10,),
                              'fc3.weight': (10, 10), 'fc3.bias': (10,)}
@@ -74,7 +67,7 @@ def test_fused_projector_layout_and_formula() -> None:
 
 def test_proprio_projector_layout_and_formula() -> None:
     proj = ProprioProjector(8, 16)
-    _randomise(proj, seed=3)
+    perturb(proj, 3, 0.3)
     assert _shapes(proj) == {'fc1.weight': (16, 8), 'fc1.bias': (16,),
                              'fc2.weight': (16, 16), 'fc2.bias': (16,)}
     _assert_exact_gelu(proj.act_fn1)
@@ -101,7 +94,7 @@ def test_oft_7b_sizes() -> None:
 
 def test_mlp_resnet_block_is_residual_relu() -> None:
     block = MLPResNetBlock(6)
-    _randomise(block, seed=5)
+    perturb(block, 5, 0.3)
     norm, linear, relu = block.ffn
     assert isinstance(norm, torch.nn.LayerNorm) and isinstance(relu, torch.nn.ReLU)
     x = _randn(4, 6, seed=6)
@@ -117,7 +110,7 @@ def test_mlp_resnet_block_is_residual_relu() -> None:
 
 def test_mlp_resnet_formula_and_zeroed_blocks() -> None:
     net = MLPResNet(2, 9, 6, 3)
-    _randomise(net, seed=7)
+    perturb(net, 7, 0.3)
     x = _randn(5, 9, seed=8)
     with torch.no_grad():
         h = F.relu(_lin(_ln(x, net.layer_norm1), net.fc1))
@@ -155,7 +148,7 @@ def test_action_head_layout_matches_checkpoint_keys() -> None:
 def test_action_head_groups_consecutive_slots_per_step(horizon: int) -> None:
     dim, action_dim = 16, 3  # 16 ReLUs: a step whose units all die would hide a slot
     head = L1RegressionActionHead(dim, action_dim)
-    _randomise(head, seed=9)
+    perturb(head, 9, 0.3)
     slots = _randn(horizon * action_dim, dim, seed=10)
     with torch.no_grad():
         out = head(slots)

@@ -24,19 +24,12 @@ import torch.nn.functional as F
 from transformers import (Dinov2WithRegistersConfig, Dinov2WithRegistersModel,
                           SiglipVisionConfig, SiglipVisionModel)
 
+from conftest import perturb
 from specprune_ros.config import get_preset, PolicyConfig
 from specprune_ros.errors import ModelConfigError
 from specprune_ros.vision import dino_config, FusedVisionBackbone, siglip_config
 
 TINY = get_preset('tiny', device='cpu')
-
-
-@torch.no_grad()
-def _randomise(module: torch.nn.Module, seed: int) -> None:
-    """Perturb every parameter so no zero-initialised token or unit LayerNorm hides a mistake."""
-    gen = torch.Generator().manual_seed(seed)
-    for p in module.parameters():
-        p.add_(0.1 * torch.randn(p.shape, generator=gen))
 
 
 def _pixels(seed: int, size: int = 224, batch: int = 1) -> torch.Tensor:
@@ -86,7 +79,7 @@ def test_output_shape_for_the_tiny_preset() -> None:
 def test_dino_features_are_second_to_last_hidden_state_without_prefix(registers: int) -> None:
     cfg = TINY.replace(dino=dataclasses.replace(TINY.dino, num_registers=registers))
     full = _full_dino(cfg)
-    _randomise(full, seed=10 + registers)
+    perturb(full, 10 + registers, 0.1)
     backbone = FusedVisionBackbone(cfg).eval()
     _load_truncated(backbone.featurizer, full, f'encoder.layer.{cfg.dino.depth - 1}.')
     pixels = _pixels(2)
@@ -109,7 +102,7 @@ def test_dino_features_are_second_to_last_hidden_state_without_prefix(registers:
 
 def test_siglip_features_are_second_to_last_hidden_state() -> None:
     full = _full_siglip(TINY)
-    _randomise(full, seed=20)
+    perturb(full, 20, 0.1)
     backbone = FusedVisionBackbone(TINY).eval()
     _load_truncated(backbone.fused_featurizer, full, f'encoder.layers.{TINY.siglip.depth - 1}.')
     pixels = _pixels(4)
@@ -127,7 +120,7 @@ def test_siglip_features_are_second_to_last_hidden_state() -> None:
 
 def test_channels_are_dino_then_siglip_and_independent() -> None:
     backbone = FusedVisionBackbone(TINY).eval()
-    _randomise(backbone, seed=30)
+    perturb(backbone, 30, 0.1)
     d = TINY.dino.hidden_size
     a, b = _pixels(6), _pixels(7)
     with torch.no_grad():

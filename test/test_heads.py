@@ -149,7 +149,8 @@ def test_action_head_groups_consecutive_slots_per_step(horizon: int) -> None:
     dim, action_dim = 16, 3  # 16 ReLUs: a step whose units all die would hide a slot
     head = L1RegressionActionHead(dim, action_dim)
     perturb(head, 9, 0.3)
-    slots = _randn(horizon * action_dim, dim, seed=10)
+    # float64: batched and one-row matmuls round differently in float32 (~2e-6 under load)
+    head, slots = head.double(), _randn(horizon * action_dim, dim, seed=10).double()
     with torch.no_grad():
         out = head(slots)
         assert out.shape == (horizon, action_dim)
@@ -158,7 +159,7 @@ def test_action_head_groups_consecutive_slots_per_step(horizon: int) -> None:
             torch.testing.assert_close(out[h:h + 1], head.model(step), atol=1e-6, rtol=1e-6)
         for j in range(horizon * action_dim):  # one slot moves only its own step
             moved = slots.clone()
-            moved[j] += _randn(dim, seed=100 + j)
+            moved[j] += _randn(dim, seed=100 + j).double()
             changed = (head(moved) - out).abs().amax(dim=1) > 1e-6
             assert changed.tolist() == [h == j // action_dim for h in range(horizon)], j
         swapped = slots.clone()

@@ -146,10 +146,11 @@ class PolicyConfig:
 
     def replace(self, **changes: Any) -> 'PolicyConfig':
         """Copy with changes; an unknown field name raises ModelConfigError."""
-        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        names = [f.name for f in dataclasses.fields(self)]
+        unknown = sorted(set(changes) - set(names))
         if unknown:
             raise ModelConfigError(f'unknown PolicyConfig field(s) {unknown}; expected some of '
-                                   f'{[f.name for f in dataclasses.fields(self)]}')
+                                   f'{names}')
         return dataclasses.replace(self, **changes)
 
 

@@ -14,10 +14,10 @@
 
 """pip install of the ROS-free core (colcon builds the ROS package from CMakeLists.txt)."""
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
-    packages=['specprune_ros'],
+    packages=find_packages(include=['specprune_ros', 'specprune_ros.*']),
     python_requires='>=3.10',
     install_requires=[
         'torch>=2.4',  # install torch==2.13.0 first; see scripts/setup.sh
@@ -25,18 +25,21 @@ setup(
         'safetensors>=0.4',
         'tokenizers>=0.20',
         'numpy>=1.24',
+        'scipy>=1.10',
         'pillow>=10',
         'tqdm>=4.66',
         'matplotlib>=3.8',
         'rosbags>=0.10',
+        'h5py>=3.9',
+        'imageio>=2.31',
     ],
     extras_require={'test': ['pytest>=8', 'hypothesis>=6.100', 'ruff>=0.6', 'flake8>=7',
                              'pydocstyle>=6.3']},
     entry_points={'console_scripts': [
-        'specprune-demo = specprune_ros.cli:main',
-        'specprune-bench = specprune_ros.bench:main',
-        'specprune-replay = specprune_ros.replay:main',
-        'specprune_policy = specprune_ros.node:main',
-        'specprune-ros-demo = specprune_ros.ros_demo:main',
+        'specprune-demo = specprune_ros.tools.cli:main',
+        'specprune-bench = specprune_ros.tools.bench:main',
+        'specprune-replay = specprune_ros.ros.replay:main',
+        'specprune_policy = specprune_ros.ros.entry_points:policy',
+        'specprune-ros-demo = specprune_ros.ros.ros_demo:main',
     ]},
 )

@@ -1,17 +1,3 @@
-# Copyright 2026 The specprune_ros Authors
-#
-# Licensed under the Apache License, Version 2.0 (the "License");
-# you may not use this file except in compliance with the License.
-# You may obtain a copy of the License at
-#
-#     http://www.apache.org/licenses/LICENSE-2.0
-#
-# Unless required by applicable law or agreed to in writing, software
-# distributed under the License is distributed on an "AS IS" BASIS,
-# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
-# See the License for the specific language governing permissions and
-# limitations under the License.
-
 r"""Launch the specprune_policy node.
 
 Examples::
@@ -28,14 +14,23 @@ Topic arguments remap the node's inputs (the raw image topic and its ``/compress
 sibling); empty ones keep the node's own names (``/specprune_policy/...``).
 """
 
+# Copyright 2026 The specprune_ros Authors
+# Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file except
+# in compliance with the License. You may obtain a copy of the License at
+# http://www.apache.org/licenses/LICENSE-2.0 Unless required by applicable law or agreed to in
+# writing, software distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the License for the specific
+# language governing permissions and limitations under the License.
+
 import os
 
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
-from specprune_ros.params import PRESETS as SUITE_PRESETS
+
+from launch import LaunchDescription
+from specprune_ros.specprune.params import PRESETS as SUITE_PRESETS
 
 PACKAGE = 'specprune_ros'
 PRESETS = tuple(SUITE_PRESETS)  # the schema's LIBERO suite presets

@@ -5,7 +5,7 @@
 # The main job: set everything up (scripts/setup.sh: venv, torch, core, ROS 2 from PyPI, msg
 # build), then run the specprune_policy node with specprune-replay over real DDS for a few
 # seconds, print the action chunks and stats, and save one debug image (out/kept_tokens.png).
-# Arguments go to specprune_ros.ros_demo (e.g. --chunks 10 --preset small).
+# Arguments go to specprune_ros.ros.ros_demo (e.g. --chunks 10 --preset small).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup.sh"
@@ -13,4 +13,4 @@ VENV="${SPECPRUNE_VENV:-$ROOT/.venv}"
 cd "$ROOT"
 # shellcheck disable=SC1091
 source "$ROOT/scripts/ros_env.sh" "$VENV"
-python -m specprune_ros.ros_demo "$@"
+python -m specprune_ros.ros.ros_demo "$@"

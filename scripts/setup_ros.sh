@@ -209,7 +209,7 @@ stamp_now() {
     cd "$REPO"
     printf 'venv=%s\nsymlink=%s\nwheels=%s\n' "$VENV" "$SYMLINK" "${ROS_WHEELS[*]}"
     "$PY" --version
-    find msg CMakeLists.txt package.xml scripts/ros_entry -type f 2>/dev/null | LC_ALL=C sort \
+    find msg CMakeLists.txt package.xml scripts/ros_entry resource -type f 2>/dev/null | LC_ALL=C sort \
       | xargs sha256sum
     local dirs=() d
     for d in specprune_ros launch config; do [[ -d "$d" ]] && dirs+=("$d"); done
@@ -238,7 +238,7 @@ else
   SRC="$WS/src/specprune_ros"
   rm -rf "$WS/src" && mkdir -p "$SRC"
   cp "$REPO/CMakeLists.txt" "$REPO/package.xml" "$SRC/"
-  for d in msg specprune_ros scripts launch config; do
+  for d in msg specprune_ros scripts launch config resource; do
     [[ -d "$REPO/$d" ]] && ln -s "$REPO/$d" "$SRC/$d"
   done
   colcon_args=(build --paths "$SRC" --build-base "$WS/build" --install-base "$WS/install"

@@ -1,18 +1,4 @@
 #!/usr/bin/env python3
-# Copyright 2026 The specprune_ros Authors
-#
-# Licensed under the Apache License, Version 2.0 (the "License");
-# you may not use this file except in compliance with the License.
-# You may obtain a copy of the License at
-#
-#     http://www.apache.org/licenses/LICENSE-2.0
-#
-# Unless required by applicable law or agreed to in writing, software
-# distributed under the License is distributed on an "AS IS" BASIS,
-# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
-# See the License for the specific language governing permissions and
-# limitations under the License.
-
 """Soak test of specprune_policy: camera + state load for a while; RSS, drops, timings.
 
 Starts the node in its own process (random ROS_DOMAIN_ID, localhost only), feeds it the LIBERO
@@ -25,6 +11,14 @@ dropped sets, step rate, node overhead and debug-image render time::
 Exit status 1 when the node died, produced nothing, or its memory grew by more than
 --max-growth-mb after the first third of the run.
 """
+
+# Copyright 2026 The specprune_ros Authors
+# Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file except
+# in compliance with the License. You may obtain a copy of the License at
+# http://www.apache.org/licenses/LICENSE-2.0 Unless required by applicable law or agreed to in
+# writing, software distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the License for the specific
+# language governing permissions and limitations under the License.
 
 from __future__ import annotations
 
@@ -59,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     import rclpy
     from ros_peer import NodeProcess, Peer, ros_env
 
-    from specprune_ros.fixtures import load_observation
+    from specprune_ros.tools.fixtures import load_observation
 
     domain = args.domain if args.domain is not None else random.randint(100, 200)
     logdir = Path(tempfile.mkdtemp(prefix='specprune_soak_'))

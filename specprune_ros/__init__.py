@@ -1,22 +1,23 @@
-# Copyright 2026 The specprune_ros Authors
-#
-# Licensed under the Apache License, Version 2.0 (the "License");
-# you may not use this file except in compliance with the License.
-# You may obtain a copy of the License at
-#
-#     http://www.apache.org/licenses/LICENSE-2.0
-#
-# Unless required by applicable law or agreed to in writing, software
-# distributed under the License is distributed on an "AS IS" BASIS,
-# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
-# See the License for the specific language governing permissions and
-# limitations under the License.
-
 """SpecPrune-VLA token pruning for OpenVLA-OFT policies, with a ROS 2 node.
 
-The core (policy, pruner, controller, frame comparison) imports no rclpy; only
-``specprune_ros.node`` and ``specprune_ros.replay`` do.
+Subpackages, by role (each ``__init__`` says what it may import)::
+
+    vla/        the OpenVLA-OFT-family model, its loader and preprocessing   <- errors
+    specprune/  the method: scorer, pruner, frames, controller, engine       <- vla
+    sim/        the LIBERO benchmark behind a small stepping API             <- vla
+    tools/      bench, demo, evaluation, training (console scripts)          <- vla, specprune, sim
+    ros/        nodes and ROS tools; the only place that imports rclpy       <- all of the above
+
+``errors`` (the exceptions) is shared by all of them.
 """
+
+# Copyright 2026 The specprune_ros Authors
+# Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file except
+# in compliance with the License. You may obtain a copy of the License at
+# http://www.apache.org/licenses/LICENSE-2.0 Unless required by applicable law or agreed to in
+# writing, software distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the License for the specific
+# language governing permissions and limitations under the License.
 
 __version__ = '0.1.0'
 

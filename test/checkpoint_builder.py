@@ -1,17 +1,3 @@
-# Copyright 2026 The specprune_ros Authors
-#
-# Licensed under the Apache License, Version 2.0 (the "License");
-# you may not use this file except in compliance with the License.
-# You may obtain a copy of the License at
-#
-#     http://www.apache.org/licenses/LICENSE-2.0
-#
-# Unless required by applicable law or agreed to in writing, software
-# distributed under the License is distributed on an "AS IS" BASIS,
-# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
-# See the License for the specific language governing permissions and
-# limitations under the License.
-
 """Write a tiny OpenVLA-OFT checkpoint directory from an in-memory :class:`VLAModel`.
 
 The layout is the released one: timm key names and shapes for both towers (fused ``qkv``,
@@ -19,27 +5,35 @@ patch-only ``pos_embed``, LayerScale as ``ls1.scale_factor`` like OpenVLA's HF e
 block, final norms and SigLIP's ``attn_pool``), ``projector.fc1..3``, ``language_model.model.*``
 + ``lm_head``, bf16 shards with an index, ``module.``-prefixed head ``.pt`` files, statistics
 with two unnorm keys and a tokenizer built offline with ``tokenizers``. The reverse key map here
-is written independently of ``specprune_ros.timm_keys`` so a shared mistake cannot hide.
+is written independently of ``specprune_ros.vla.timm_keys`` so a shared mistake cannot hide.
 """
+
+# Copyright 2026 The specprune_ros Authors
+# Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file except
+# in compliance with the License. You may obtain a copy of the License at
+# http://www.apache.org/licenses/LICENSE-2.0 Unless required by applicable law or agreed to in
+# writing, software distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the License for the specific
+# language governing permissions and limitations under the License.
 
 from __future__ import annotations
 
-import json
-import string
 from dataclasses import dataclass
+import json
 from pathlib import Path
-
-import numpy as np
-import torch
-from safetensors.torch import save_file
-from tokenizers import decoders, models, pre_tokenizers, Tokenizer, trainers
-from transformers import PreTrainedTokenizerFast
+import string
 
 from conftest import perturb
-from specprune_ros.config import LLMConfig, PolicyConfig, VisionTowerConfig
-from specprune_ros.model import VLAModel, build_model
-from specprune_ros.policy import NormStats, VLAPolicy, builtin_norm_stats
-from specprune_ros.tokenizer import HFTokenizer
+import numpy as np
+from safetensors.torch import save_file
+from tokenizers import decoders, models, pre_tokenizers, Tokenizer, trainers
+import torch
+from transformers import PreTrainedTokenizerFast
+
+from specprune_ros.vla.config import LLMConfig, PolicyConfig, VisionTowerConfig
+from specprune_ros.vla.model import build_model, VLAModel
+from specprune_ros.vla.policy import builtin_norm_stats, NormStats, VLAPolicy
+from specprune_ros.vla.tokenizer import HFTokenizer
 
 UNNORM_KEYS = ('libero_spatial_no_noops', 'libero_object_no_noops')
 SPECIALS = {'unk_token': '<unk>', 'bos_token': '<s>', 'eos_token': '</s>'}

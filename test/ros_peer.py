@@ -1,23 +1,17 @@
-# Copyright 2026 The specprune_ros Authors
-#
-# Licensed under the Apache License, Version 2.0 (the "License");
-# you may not use this file except in compliance with the License.
-# You may obtain a copy of the License at
-#
-#     http://www.apache.org/licenses/LICENSE-2.0
-#
-# Unless required by applicable law or agreed to in writing, software
-# distributed under the License is distributed on an "AS IS" BASIS,
-# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
-# See the License for the specific language governing permissions and
-# limitations under the License.
-
 """Test peer of ``specprune_policy``: starts the node as a process, feeds it, records outputs.
 
 Used by ``test/test_node.py`` and ``scripts/soak.py``. Needs rclpy and the generated
 ``specprune_ros.msg`` (``source scripts/ros_env.sh``). The caller runs ``rclpy.init`` with the
 same ROS_DOMAIN_ID as the node process (see :func:`ros_env`).
 """
+
+# Copyright 2026 The specprune_ros Authors
+# Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file except
+# in compliance with the License. You may obtain a copy of the License at
+# http://www.apache.org/licenses/LICENSE-2.0 Unless required by applicable law or agreed to in
+# writing, software distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the License for the specific
+# language governing permissions and limitations under the License.
 
 from __future__ import annotations
 
@@ -49,7 +43,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
-from specprune_ros.node_io import load_msg_module
+from specprune_ros.ros.node_io import load_msg_module
 
 REPO = Path(__file__).resolve().parent.parent
 NODE = '/specprune_policy'
@@ -69,12 +63,12 @@ def ros_env(domain_id: int | None = None) -> dict[str, str]:
 
 
 class NodeProcess:
-    """``python -m specprune_ros.node`` in its own process, output captured to a file."""
+    """``python -m specprune_ros.ros.node`` in its own process, output captured to a file."""
 
     def __init__(self, params: dict[str, Any], env: dict[str, str], log_path: Path,
                  ros_args: tuple[str, ...] = ()) -> None:
         """Start the node with ``-p name:=value`` for every entry of ``params``."""
-        args = [sys.executable, '-m', 'specprune_ros.node', '--ros-args', *ros_args]
+        args = [sys.executable, '-m', 'specprune_ros.ros.node', '--ros-args', *ros_args]
         for name, value in params.items():
             text = str(value).lower() if isinstance(value, bool) else str(value)
             args += ['-p', f'{name}:={text}']

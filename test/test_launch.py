@@ -1,23 +1,17 @@
-# Copyright 2026 The specprune_ros Authors
-#
-# Licensed under the Apache License, Version 2.0 (the "License");
-# you may not use this file except in compliance with the License.
-# You may obtain a copy of the License at
-#
-#     http://www.apache.org/licenses/LICENSE-2.0
-#
-# Unless required by applicable law or agreed to in writing, software
-# distributed under the License is distributed on an "AS IS" BASIS,
-# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
-# See the License for the specific language governing permissions and
-# limitations under the License.
-
 """launch/policy.launch.py: parsed and exercised without ROS, launched where launch_ros exists.
 
 ``launch`` and ``launch_ros`` are not on PyPI. The ROS-free tests read the file's AST and run
 its logic against small stand-ins of the launch classes; the launch test itself is skipped
 unless launch_ros is importable (a ROS 2 install from packages).
 """
+
+# Copyright 2026 The specprune_ros Authors
+# Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file except
+# in compliance with the License. You may obtain a copy of the License at
+# http://www.apache.org/licenses/LICENSE-2.0 Unless required by applicable law or agreed to in
+# writing, software distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the License for the specific
+# language governing permissions and limitations under the License.
 
 from __future__ import annotations
 
@@ -32,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from specprune_ros.params import PRESETS
+from specprune_ros.specprune.params import PRESETS
 
 REPO = Path(__file__).resolve().parent.parent
 LAUNCH = REPO / 'launch' / 'policy.launch.py'
@@ -67,7 +61,7 @@ def test_launch_file_parses_and_declares_every_argument() -> None:
 
 def test_launch_presets_come_from_the_schema() -> None:
     imports = [n for n in _tree().body if isinstance(n, ast.ImportFrom)]
-    assert any(n.module == 'specprune_ros.params' and n.names[0].name == 'PRESETS'
+    assert any(n.module == 'specprune_ros.specprune.params' and n.names[0].name == 'PRESETS'
                for n in imports)
     for name in PRESETS:
         assert (REPO / 'config' / 'presets' / f'{name}.yaml').is_file()
@@ -174,12 +168,17 @@ def test_launch_starts_the_node() -> None:
     # (the repository's launch/ folder is importable as a namespace package: check the API)
     if not hasattr(pytest.importorskip('launch'), 'LaunchService'):
         pytest.skip('the ROS 2 launch package is not installed (not on PyPI)')
-    from launch import LaunchDescription, LaunchService
-    from launch.actions import EmitEvent, IncludeLaunchDescription, RegisterEventHandler
-    from launch.actions import TimerAction
+    from launch.actions import (
+        EmitEvent,
+        IncludeLaunchDescription,
+        RegisterEventHandler,
+        TimerAction,
+    )
     from launch.event_handlers import OnProcessIO
     from launch.events import Shutdown
     from launch.launch_description_sources import PythonLaunchDescriptionSource
+
+    from launch import LaunchDescription, LaunchService
 
     os.environ['ROS_DOMAIN_ID'] = str(random.randint(100, 200))
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'

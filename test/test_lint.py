@@ -1,17 +1,3 @@
-# Copyright 2026 The specprune_ros Authors
-#
-# Licensed under the Apache License, Version 2.0 (the "License");
-# you may not use this file except in compliance with the License.
-# You may obtain a copy of the License at
-#
-#     http://www.apache.org/licenses/LICENSE-2.0
-#
-# Unless required by applicable law or agreed to in writing, software
-# distributed under the License is distributed on an "AS IS" BASIS,
-# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
-# See the License for the specific language governing permissions and
-# limitations under the License.
-
 """The ament linters over the package, with fall-backs where an ament linter is missing.
 
 ament_flake8 and ament_pep257 are on PyPI (scripts/setup_ros.sh installs them);
@@ -22,11 +8,20 @@ ignores, and D401/D403 misfire on noun-phrase docstrings of properties and on id
 such as ``rclpy`` or ``FLOPs``.
 """
 
+# Copyright 2026 The specprune_ros Authors
+# Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file except
+# in compliance with the License. You may obtain a copy of the License at
+# http://www.apache.org/licenses/LICENSE-2.0 Unless required by applicable law or agreed to in
+# writing, software distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the License for the specific
+# language governing permissions and limitations under the License.
+
 from __future__ import annotations
 
 import importlib.util
 import os
 from pathlib import Path
+import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +30,17 @@ import xml.etree.ElementTree as ET
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+APACHE_HEADER = """Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License."""
 PATHS = [str(REPO / d) for d in ('specprune_ros', 'test', 'scripts', 'launch')]
 EXCLUDE = ['.ros_build', 'build', 'install', 'log', '.venv', '.hypothesis', '__pycache__']
 PEP257_EXTRA_IGNORE = ['D213', 'D401', 'D403']
@@ -96,10 +102,16 @@ def test_copyright() -> None:
 
         assert main(argv=[*PATHS, '--exclude', *EXCLUDE]) == 0, 'copyright check failed'
         return
+    # ament_copyright's rule: a comment block (anywhere after a shebang) with a
+    # "Copyright YEAR NAME" line followed by the whole Apache-2.0 file header, compared with
+    # whitespace collapsed (so the licence text may be reflowed to fewer lines).
+    licence = ' '.join(APACHE_HEADER.split())
     missing = []
     for path in _python_files():
-        head = '\n'.join(path.read_text(errors='replace').splitlines()[:20])
-        if 'Copyright' not in head or 'Apache License, Version 2.0' not in head:
+        comments = [line[1:] for line in path.read_text(errors='replace').splitlines()
+                    if line.startswith('#') and not line.startswith('#!')]
+        text = ' '.join(' '.join(comments).split())
+        if not re.search(r'Copyright \d{4} \S', text) or licence not in text:
             missing.append(str(path.relative_to(REPO)))
     assert not missing, f'files without the Apache-2.0 copyright header: {missing}'
 

@@ -1,0 +1,266 @@
+"""The one parameter schema for the SpecPrune pruner and the action-aware controller.
+
+``SpecPruneConfig`` is the single source of truth: every field carries its range, unit and
+description in its metadata. The ROS parameter declarations, ``config/policy.yaml`` and the
+presets are all generated from (or checked against) :func:`schema`.
+"""
+
+# Copyright 2026 The specprune_ros Authors
+# Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file except
+# in compliance with the License. You may obtain a copy of the License at
+# http://www.apache.org/licenses/LICENSE-2.0 Unless required by applicable law or agreed to in
+# writing, software distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the License for the specific
+# language governing permissions and limitations under the License.
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import dataclasses
+from dataclasses import dataclass, field
+import math
+from typing import Any
+
+PAPER_PRUNE_LAYERS = (5, 10, 15, 20)  # L_prune of SpecPrune-VLA for a 32-layer Llama-2
+PAPER_NUM_LAYERS = 32
+
+
+class ConfigError(ValueError):
+    """An invalid pruner/controller parameter value."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """Schema entry of one parameter (what a ROS ParameterDescriptor needs, and more)."""
+
+    name: str
+    type: type
+    default: Any
+    description: str
+    unit: str = ''
+    min: float | None = None
+    max: float | None = None
+    read_only: bool = False
+    group: str = ''
+    item_type: type | None = None  # element type of list parameters
+    choices: tuple[str, ...] = ()  # allowed values of string parameters (empty: any)
+
+
+_TYPES = {'bool': (bool, None), 'int': (int, None), 'float': (float, None), 'str': (str, None),
+          'tuple[int, ...]': (tuple, int), 'tuple[float, ...]': (tuple, float)}
+
+
+def _p(default: Any, description: str, *, unit: str = '', lo: float | None = None,
+       hi: float | None = None, read_only: bool = False, group: str = '',
+       choices: tuple[str, ...] = ()) -> Any:
+    """Declare a config field together with its schema metadata."""
+    meta = dict(description=description, unit=unit, min=lo, max=hi, read_only=read_only,
+                group=group, choices=choices)
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+class SchemaConfig:
+    """Mixin of frozen config dataclasses whose fields carry schema metadata (``_p``)."""
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def replace(self, **changes: Any) -> Any:
+        """Return a validated copy with ``changes`` applied."""
+        specs = {s.name: s for s in schema(type(self))}
+        unknown = sorted(set(changes) - set(specs))
+        if unknown:
+            raise ConfigError(f'unknown parameter(s) {unknown}; known: {sorted(specs)}')
+        return dataclasses.replace(self, **{k: coerce(specs[k], v) for k, v in changes.items()})
+
+
+@dataclass(frozen=True)
+class SpecPruneConfig(SchemaConfig):
+    """All SpecPrune-VLA constants (paper names in brackets)."""
+
+    # --- switches (ablations) ---
+    enabled: bool = _p(True, 'Master switch; false runs the plain, unpruned model.',
+                       group='switches')
+    use_global: bool = _p(True, 'Static pruning keeps V_global (top-K_G of the previous step).',
+                          group='switches')
+    use_dynamic: bool = _p(True, 'Static pruning keeps V_dynamic (patches that changed).',
+                           group='switches')
+    use_local: bool = _p(True, 'Static pruning keeps V_local (top-K_base task attention in '
+                         'layers 1 and 2).', group='switches')
+    use_layer_pruning: bool = _p(True, 'Layer-level dynamic pruning with the importance S_i.',
+                                 group='switches')
+    use_controller: bool = _p(True, 'Action-aware controller; false stays in coarse mode.',
+                              group='switches')
+    # --- action-level static pruning ---
+    alpha: float = _p(1.0, 'Pruning scale [alpha]: K_base = alpha*K and layer keep = alpha*Q. '
+                      'Smaller prunes more.', lo=0.05, hi=4.0, group='static')
+    k_coarse: int = _p(24, 'Local tokens per layer in coarse mode [K_c].', unit='tokens',
+                       lo=0, hi=4096, group='static')
+    k_fine: int = _p(40, 'Local tokens per layer in fine mode [K_p].', unit='tokens', lo=0,
+                     hi=4096, group='static')
+    k_global: int = _p(64, 'Tokens kept from the previous step importance [K_G].',
+                       unit='tokens', lo=0, hi=4096, group='static')
+    k_dynamic: int = _p(128, 'Most-changed patches kept over both views [K_D].', unit='tokens',
+                        lo=0, hi=4096, group='static')
+    tau: float = _p(0.986, 'Patch cosine similarity below which a patch counts as changed '
+                    '[tau].', lo=-1.0, hi=1.0, group='static')
+    static_layer: int = _p(2, 'Layers that run on all tokens before static pruning (paper: 2).',
+                           unit='layers', lo=1, hi=255, read_only=True, group='static')
+    # --- frame history / reference frame ---
+    history_length: int = _p(32, 'Frames kept in the ring buffer for the reference frame.',
+                             unit='frames', lo=2, hi=256, read_only=True, group='frames')
+    t_max: int = _p(12, 'Largest reference offset T.', unit='steps', lo=1, hi=255,
+                    group='frames')
+    # --- layer-level dynamic pruning ---
+    prune_layers: tuple[int, ...] = _p((), 'L_prune (0-based layer indices); empty = the '
+                                       "paper's {5,10,15,20}/32 scaled to the model depth.",
+                                       lo=0, hi=255, group='layer')
+    update_layers: tuple[int, ...] = _p((), 'L_update (0-based); empty = the static layers and '
+                                        'the layer before each prune layer.', lo=0, hi=255,
+                                        group='layer')
+    keep_ratio: float = _p(0.9, 'Q: a prune layer keeps the top alpha*Q of visual tokens by '
+                           'S_i.', lo=0.01, hi=1.0, group='layer')
+    beta: float = _p(0.2, 'EMA rate of the importance S_i [beta].', lo=0.0, hi=1.0,
+                     group='layer')
+    rank_k: float = _p(0.05, 'Steepness of the rank weight sigma(-k*rank) [k].', lo=0.0,
+                       hi=10.0, group='layer')
+    eps: float = _p(1e-6, 'Stabiliser in the layer confidence mu/(sigma+eps) [epsilon].',
+                    lo=1e-12, hi=1.0, group='layer')
+    min_visual_tokens: int = _p(16, 'Never prune below this many visual tokens.',
+                                unit='tokens', lo=0, hi=4096, group='layer')
+    # --- action-aware controller ---
+    v_t_th: float = _p(0.02, 'Translational speed threshold [v_t^th].', unit='m/step', lo=0.0,
+                       hi=10.0, group='controller')
+    v_r_th: float = _p(0.1, 'Rotational speed threshold [v_r^th].', unit='rad/step', lo=0.0,
+                       hi=10.0, group='controller')
+    v_z_th: float = _p(0.0, 'Enter fine mode only when dz <= v_z^th (descending).',
+                       unit='m/step', lo=-10.0, hi=10.0, group='controller')
+    control_period: float = _p(0.05, 'Control period that turns measured velocities into '
+                               'per-step speeds.', unit='s', lo=1e-4, hi=10.0,
+                               group='controller')
+    action_translation_scale: float = _p(0.05, 'Metres per unit of a commanded delta action '
+                                         '(fall-back speeds and the T formula).',
+                                         unit='m', lo=1e-6, hi=10.0, group='controller')
+    action_rotation_scale: float = _p(0.5, 'Radians per unit of a commanded rotation delta.',
+                                      unit='rad', lo=1e-6, hi=10.0, group='controller')
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.t_max >= self.history_length:
+            raise ConfigError(f't_max={self.t_max} must be smaller than history_length='
+                              f'{self.history_length} (the reference frame must be in the '
+                              'history)')
+
+    def k_base(self, fine: bool) -> int:
+        """K_base = alpha * (K_p if fine else K_c), rounded."""
+        return round(self.alpha * (self.k_fine if fine else self.k_coarse))
+
+    def layer_keep_fraction(self) -> float:
+        """Fraction of the visual tokens a prune layer keeps (alpha*Q, at most 1)."""
+        return min(1.0, self.alpha * self.keep_ratio)
+
+    def resolved_prune_layers(self, num_layers: int) -> tuple[int, ...]:
+        """L_prune for a model of ``num_layers`` (scaling rule: round(l*n/32), after static)."""
+        if self.prune_layers:
+            layers = self.prune_layers
+        else:
+            layers = tuple(math.floor(lay * num_layers / PAPER_NUM_LAYERS + 0.5)
+                           for lay in PAPER_PRUNE_LAYERS)
+            layers = tuple(max(self.static_layer + 1, lay) for lay in layers)
+        return tuple(sorted({lay for lay in layers if self.static_layer < lay < num_layers}))
+
+    def resolved_update_layers(self, num_layers: int) -> tuple[int, ...]:
+        """L_update: where S_i is refreshed from the layer's task attention."""
+        if self.update_layers:
+            return tuple(sorted({lay for lay in self.update_layers if 0 <= lay < num_layers}))
+        prune = self.resolved_prune_layers(num_layers)
+        return tuple(sorted(set(range(self.static_layer)) | {lay - 1 for lay in prune}))
+
+
+def schema(cls: type | None = None) -> tuple[ParamSpec, ...]:
+    """Every field of a schema config class (default: :class:`SpecPruneConfig`)."""
+    cls = SpecPruneConfig if cls is None else cls
+    specs = []
+    for f in dataclasses.fields(cls):
+        default = (f.default_factory() if f.default is dataclasses.MISSING  # type: ignore[misc]
+                   else f.default)
+        typ, item = _TYPES[str(f.type)]
+        specs.append(ParamSpec(name=f.name, type=typ, default=default, item_type=item,
+                               **f.metadata))
+    return tuple(specs)
+
+
+# LIBERO suite presets (paper appendix). The paper's main text gives alpha = 1.0 for
+# LIBERO-Spatial while its appendix table gives 0.6; the presets follow the appendix.
+PRESETS: dict[str, dict[str, Any]] = {
+    'libero_spatial': {'alpha': 0.6},
+    'libero_object': {'alpha': 0.6},
+    'libero_goal': {'alpha': 0.8},
+    'libero_10': {'alpha': 1.0},
+}
+
+
+def preset(name: str) -> SpecPruneConfig:
+    """Return the SpecPruneConfig of a LIBERO suite preset; see :data:`PRESETS`."""
+    if name not in PRESETS:
+        raise ConfigError(f'unknown preset {name!r}; available: {sorted(PRESETS)}')
+    return SpecPruneConfig().replace(**PRESETS[name])
+
+
+def coerce(spec: ParamSpec | str, value: Any) -> Any:
+    """Convert ``value`` to the declared type of ``spec`` or raise :class:`ConfigError`."""
+    if isinstance(spec, str):
+        found = {s.name: s for s in schema()}.get(spec)
+        if found is None:
+            raise ConfigError(f'unknown parameter {spec!r}')
+        spec = found
+    name = spec.name
+    if spec.type is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f'{name} must be a bool (true/false), got {value!r}')
+        return value
+    if spec.type is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f'{name} must be an integer, got {value!r}')
+        return value
+    if spec.type is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f'{name} must be a number, got {value!r}')
+        return float(value)
+    if spec.type is str:
+        if not isinstance(value, str):
+            raise ConfigError(f'{name} must be a string, got {value!r}')
+        if spec.choices and value not in spec.choices:
+            raise ConfigError(f'{name}={value!r} is not allowed; expected one of '
+                              f'{list(spec.choices)}')
+        return value
+    numbers = (int,) if spec.item_type is int else (int, float)
+    if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, numbers) and not isinstance(v, bool) for v in value):
+        kind = 'integers' if spec.item_type is int else 'numbers'
+        raise ConfigError(f'{name} must be a list of {kind}, got {value!r}')
+    return tuple(spec.item_type(v) for v in value)
+
+
+def validate(cfg: Any) -> None:
+    """Raise :class:`ConfigError` naming the first invalid value and what is allowed."""
+    for spec in schema(type(cfg)):
+        value = coerce(spec, getattr(cfg, spec.name))
+        items = value if spec.type is tuple else (value,)
+        if spec.type in (int, float, tuple) and spec.type is not bool:
+            for v in items:
+                if isinstance(v, float) and not math.isfinite(v):
+                    raise ConfigError(f'{spec.name} must be finite, got {value!r}')
+                if (spec.min is not None and v < spec.min) or (
+                        spec.max is not None and v > spec.max):
+                    what = spec.name if spec.type is not tuple else f'each of {spec.name}'
+                    raise ConfigError(f'{spec.name}={value!r} is out of range; expected '
+                                      f'{spec.min} <= {what} <= {spec.max} '
+                                      f'{spec.unit}'.rstrip())
+
+
+def iter_specs(group: str | None = None, cls: type | None = None) -> Iterator[ParamSpec]:
+    """Iterate a schema, optionally one group only."""
+    return (s for s in schema(cls) if group is None or s.group == group)

@@ -1,0 +1,43 @@
+"""Task attention score of visual tokens (SpecPrune-VLA eq. 1), without the full L×L map.
+
+``Score_l(V_i) = 1/(H·m) Σ_h Σ_j A_l^h(t_j → V_i)``: only the m task-text query rows are
+computed, from the layer's own q/k projections (captured by the layer loop, so nothing is
+projected twice), with RoPE applied and GQA key heads expanded; the softmax runs in float32
+over ALL keys of the layer, exactly as the layer's attention does.
+"""
+
+# Copyright 2026 The specprune_ros Authors
+# Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file except
+# in compliance with the License. You may obtain a copy of the License at
+# http://www.apache.org/licenses/LICENSE-2.0 Unless required by applicable law or agreed to in
+# writing, software distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the License for the specific
+# language governing permissions and limitations under the License.
+
+from __future__ import annotations
+
+import torch
+from transformers.models.llama.modeling_llama import repeat_kv, rotate_half
+
+
+def task_attention(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                   text_rows: torch.Tensor, visual_rows: torch.Tensor, num_heads: int,
+                   num_kv_heads: int, scaling: float) -> torch.Tensor:
+    """Mean text→visual attention probability per visual row.
+
+    q: (1, L, H·hd) and k: (1, L, KV·hd) before RoPE; cos/sin: (1, L, hd); text_rows: (m,);
+    visual_rows: (n,). Returns (n,) float32.
+    """
+    length = k.shape[1]
+    head_dim = k.shape[-1] // num_kv_heads
+    qt = q[0].index_select(0, text_rows).view(-1, num_heads, head_dim)  # (m, H, hd)
+    kk = k[0].view(length, num_kv_heads, head_dim)  # (L, KV, hd), contiguous
+    cos_t = cos[0].index_select(0, text_rows).unsqueeze(1)  # (m, 1, hd)
+    sin_t = sin[0].index_select(0, text_rows).unsqueeze(1)
+    qt = (qt * cos_t + rotate_half(qt) * sin_t) * scaling  # scale the m queries, not the logits
+    kk = kk * cos[0].unsqueeze(1) + rotate_half(kk) * sin[0].unsqueeze(1)
+    kk = repeat_kv(kk.transpose(0, 1).unsqueeze(0), num_heads // num_kv_heads)[0]  # (H, L, hd)
+    logits = torch.matmul(qt.transpose(0, 1), kk.transpose(1, 2))  # (H, m, L)
+    probs = torch.softmax(logits.float(), dim=-1)  # float32 like the layer's softmax
+    # mean over heads and text queries first, then pick the visual keys: (L,) → (n,)
+    return probs.mean(dim=(0, 1)).index_select(0, visual_rows)

@@ -22,6 +22,7 @@ setup(
     install_requires=[
         'torch>=2.4',  # install torch==2.13.0 first; see scripts/setup.sh
         'transformers==5.23.0',
+        'accelerate>=1.0',
         'safetensors>=0.4',
         'tokenizers>=0.20',
         'numpy>=1.24',

@@ -17,12 +17,11 @@ their original position in ``LoopState.kept``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import contextlib
 from dataclasses import dataclass
-import threading
 from typing import Protocol
 
+from accelerate import init_empty_weights
 import torch
 from torch import nn
 from transformers import LlamaConfig, LlamaModel
@@ -198,36 +197,14 @@ def build_model(cfg: PolicyConfig) -> VLAModel:
     return place(model, device, cfg.torch_dtype())
 
 
-_META_LOCK, _META = threading.Lock(), threading.local()
-
-
-@contextlib.contextmanager
-def _parameters_on_meta() -> Iterator[None]:
-    """Create parameters on ``meta`` in this thread (buffers stay real: rotary, position ids)."""
-    original = nn.Module.register_parameter
-
-    def register(module: nn.Module, name: str, param: nn.Parameter | None) -> None:
-        if param is not None and getattr(_META, 'on', False) and param.device.type != 'meta':
-            param = nn.Parameter(param.to('meta'), requires_grad=param.requires_grad)
-        original(module, name, param)
-
-    with _META_LOCK, torch.random.fork_rng(devices=[]):
-        nn.Module.register_parameter = register  # type: ignore[method-assign]
-        _META.on = True
-        try:
-            yield
-        finally:
-            _META.on = False
-            nn.Module.register_parameter = original  # type: ignore[method-assign]
-
-
 def meta_model(cfg: PolicyConfig) -> VLAModel:
     """Build a model whose parameters are on ``meta`` (no weight memory).
 
     Allocate them with :func:`materialise`, then fill them; buffers (rotary frequencies,
-    position ids) are real.
+    position ids) are real: accelerate's ``init_empty_weights(include_buffers=False)``.
+    The global RNG is left untouched.
     """
-    with _parameters_on_meta():
+    with torch.random.fork_rng(devices=[]), init_empty_weights(include_buffers=False):
         return VLAModel(cfg)
 
 

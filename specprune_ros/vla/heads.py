@@ -82,7 +82,7 @@ class MLPResNet(nn.Module):
 
 
 class L1RegressionActionHead(nn.Module):
-    """Maps the H·D action-slot hidden states to an H×D normalised action chunk."""
+    """Maps the H·D action-query hidden states (``TokenLayout.action_queries``) to an H×D chunk."""
 
     def __init__(self, llm_dim: int, action_dim: int, num_blocks: int = 2) -> None:
         super().__init__()
@@ -90,6 +90,6 @@ class L1RegressionActionHead(nn.Module):
         self.model = MLPResNet(num_blocks, llm_dim * action_dim, llm_dim, action_dim)
 
     def forward(self, slot_hidden: torch.Tensor) -> torch.Tensor:
-        """(H·D, dim) → (H, D): chunk step h reads slots h·D … h·D + D − 1."""
+        """(H·D, dim) → (H, D): chunk step h reads query rows h·D … h·D + D − 1."""
         per_step = slot_hidden.reshape(-1, self.action_dim * slot_hidden.shape[-1])  # (H, D·dim)
         return self.model(per_step)

@@ -5,6 +5,11 @@
 Every group's position comes from :class:`TokenLayout`; nothing downstream uses offsets of
 its own. Pruning keeps a sorted vector ``kept`` of original positions, and
 :meth:`TokenLayout.rows_of` maps original positions to rows of the pruned hidden states.
+
+The action head reads the ``action_queries`` rows: each action slot's position − 1, i.e. the
+last prompt token through the second-to-last slot. OpenVLA-OFT trains like a causal LM (the
+hidden state at t is supervised with token t+1), so that is where its head looks; invariant:
+every action query is in :meth:`TokenLayout.always_kept`, so pruning never drops one.
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -37,6 +42,9 @@ class TokenLayout:
         if not 0 <= start < end <= self.prompt_len:
             raise ValueError(f'task span {self.task_span} must be a non-empty part of the '
                              f'prompt of {self.prompt_len} tokens')
+        queries = range(self.action_queries.start, self.action_queries.stop)
+        if not all(any(q in r for r in self._always_kept_ranges()) for q in queries):
+            raise ValueError(f'action queries {self.action_queries} must all be always kept')
 
     @property
     def bos(self) -> int:
@@ -79,6 +87,15 @@ class TokenLayout:
         return slice(self.prompt.stop, self.prompt.stop + self.action_slots)
 
     @property
+    def action_queries(self) -> slice:
+        """Rows the action head reads: each action slot's position − 1 (OFT's convention).
+
+        From the last prompt token through the second-to-last action slot, chunk-step-major
+        like :attr:`actions`: query h*D + d predicts step h, dimension d.
+        """
+        return slice(self.actions.start - 1, self.actions.stop - 1)
+
+    @property
     def eos(self) -> int:
         """Position of EOS."""
         return self.actions.stop
@@ -96,10 +113,17 @@ class TokenLayout:
         """Sequence positions of visual indices (0 .. num_visual-1)."""
         return visual_idx + self.visual.start
 
+    def _always_kept_ranges(self) -> tuple[range, ...]:
+        """The never-pruned groups: BOS, then proprio through EOS (prompt and slots between)."""
+        return range(self.bos, self.bos + 1), range(self.proprio, self.total)
+
     def always_kept(self, device: torch.device | str = 'cpu') -> torch.Tensor:
-        """Positions that are never pruned: BOS, proprio, prompt, action slots, EOS."""
-        return torch.cat([torch.tensor([self.bos], device=device),
-                          torch.arange(self.proprio, self.total, device=device)])
+        """Positions that are never pruned: BOS, proprio, prompt, action slots, EOS.
+
+        Holds every :attr:`action_queries` position (checked when the layout is built).
+        """
+        return torch.cat([torch.arange(r.start, r.stop, device=device)
+                          for r in self._always_kept_ranges()])
 
     @staticmethod
     def rows_of(kept: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:

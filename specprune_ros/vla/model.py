@@ -163,9 +163,13 @@ class VLAModel(nn.Module):
         return state
 
     def decode_actions(self, state: LoopState, layout: TokenLayout) -> torch.Tensor:
-        """Normalised (H, D) chunk from the action slots, looked up by original position."""
-        slots = layout.indices(layout.actions, state.kept.device)
-        rows = TokenLayout.rows_of(state.kept, slots)
+        """Normalised (H, D) chunk from the ``layout.action_queries`` rows (by original position).
+
+        Those are the rows just before the action slots (OFT's causal-LM training convention);
+        an action query that was pruned raises instead of reading another token.
+        """
+        queries = layout.indices(layout.action_queries, state.kept.device)
+        rows = TokenLayout.rows_of(state.kept, queries)
         return self.action_head(state.hidden[0].index_select(0, rows))
 
 

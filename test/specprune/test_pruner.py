@@ -48,7 +48,7 @@ def _run(model, cfg, k_base, v_global, v_dynamic, seed=0) -> _Spy:
                       generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         state = model.run_llm(emb, pruner)
-    model.decode_actions(state, LAYOUT)  # the head finds every action slot
+    model.decode_actions(state, LAYOUT)  # the head finds every action query row
     return pruner
 
 
@@ -69,11 +69,14 @@ def test_selection_invariants(tiny_policy, v_global, v_dynamic, k_base, alpha, k
     p = _run(tiny_policy.model, cfg, k_base, v_global, v_dynamic, seed)
     always = set(LAYOUT.always_kept().tolist())
     visual = set(range(LAYOUT.visual.start, LAYOUT.visual.stop))
+    queries = set(range(LAYOUT.action_queries.start, LAYOUT.action_queries.stop))
     prev = None
     for kept in p.entering:
         ids = kept.tolist()
         assert ids == sorted(set(ids))  # sorted and unique
         assert always <= set(ids)  # text, proprio, BOS/EOS, action slots never dropped
+        assert queries <= set(ids)  # what the head reads, incl. the last prompt token
+        assert LAYOUT.prompt.stop - 1 in ids
         assert set(ids) <= always | visual
         if prev is not None:
             assert set(ids) <= set(prev)  # pruned tokens never come back

@@ -43,3 +43,16 @@ def test_rows_of_maps_positions_and_rejects_pruned():
 def test_bad_task_span():
     with pytest.raises(ValueError, match='task span'):
         TokenLayout(2, 256, 10, (4, 4), 56)
+
+
+def test_action_queries_are_the_rows_before_the_slots_and_always_kept():
+    # OFT's fixture: 612 tokens, the head reads rows 554..609 (last prompt token .. slot 54)
+    lay = TokenLayout(2, 256, 41, (10, 20), 56)
+    assert lay.total == 612 and lay.actions == slice(555, 611)
+    assert lay.action_queries == slice(554, 610)
+    assert lay.action_queries.start == lay.prompt.stop - 1  # the last prompt token
+    for other in (lay, TokenLayout(1, 4, 1, (0, 1), 3), TokenLayout(2, 256, 30, (10, 20), 56)):
+        queries = set(range(other.action_queries.start, other.action_queries.stop))
+        assert len(queries) == other.action_slots
+        assert queries <= set(other.always_kept().tolist())  # pruning can never drop one
+        assert other.prompt.stop - 1 in other.always_kept().tolist()

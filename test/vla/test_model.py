@@ -65,23 +65,33 @@ def test_attention_is_bidirectional(model):
     assert (a[:, 0] - b[:, 0]).abs().max().item() > 1e-4
 
 
-def test_action_head_reads_action_slots_by_position(model):
+def test_action_head_reads_the_action_query_rows_by_position(model):
+    # OFT's convention: the rows just BEFORE the action slots (last prompt token .. last slot - 1)
     layout = TokenLayout(2, 256, 20, (5, 12), 56)
+    queries = layout.action_queries
+    assert (queries.start, queries.stop) == (layout.prompt.stop - 1, layout.actions.stop - 1)
     emb = _embeds(model, length=layout.total, seed=3)
     with torch.no_grad():
         state = model.run_llm(emb)
         ref = model.decode_actions(state, layout)
-        # rows outside the action slots do not matter to the head
-        state.hidden[:, :layout.actions.start] = 123.0
-        state.hidden[:, layout.eos] = -7.0
+        assert torch.equal(ref, model.action_head(state.hidden[0, queries]))
+        # rows outside the action queries do not matter to the head
+        state.hidden[:, :queries.start] = 123.0
+        state.hidden[:, queries.stop:] = -7.0  # the last action slot and EOS
         assert torch.equal(model.decode_actions(state, layout), ref)
-        # drop some visual rows: the head still finds the same slots through `kept`
+        # the last prompt token is read: it drives the first dimension of chunk step 0
+        last_prompt = state.hidden[:, queries.start].clone()
+        state.hidden[:, queries.start] += 1.0
+        assert not torch.equal(model.decode_actions(state, layout)[0], ref[0])
+        assert torch.equal(model.decode_actions(state, layout)[1:], ref[1:])
+        state.hidden[:, queries.start] = last_prompt
+        # drop some visual rows: the head still finds the same rows through `kept`
         rows = torch.cat([torch.arange(0, 10), torch.arange(300, layout.total)])
         state.gather(rows)
         assert torch.equal(model.decode_actions(state, layout), ref)
-        # dropping an action slot is an error, never a silent read of another token
+        # dropping an action query is an error, never a silent read of another token
         state.gather(torch.arange(1, state.kept.numel()).index_select(
-            0, torch.nonzero(state.kept[1:] != layout.actions.start + 3).flatten()))
+            0, torch.nonzero(state.kept[1:] != queries.start + 3).flatten()))
         with pytest.raises(RuntimeError, match='not among the kept'):
             model.decode_actions(state, layout)
 

@@ -10,8 +10,9 @@ memory never holds a second copy of the model. Nothing is downloaded: the hub is
 Statistics come from ``dataset_statistics.json``, else ``config.json``'s ``norm_stats``.
 ``center_crop=None`` means: ``config.json``'s boolean ``center_crop`` if present, else True when
 the checkpoint path or the unnorm key names ``libero`` or ``image_aug`` (OFT's LIBERO models were
-trained with random crops), else False. ``jpeg_roundtrip`` is always True (OFT JPEG-encodes each
-frame before its Lanczos resize). The chunk length rule is in :func:`timm_keys.infer_config`.
+trained with random crops), else False. ``jpeg_roundtrip`` is always True (OFT JPEG-encodes a
+frame before its Lanczos resize; a frame already 224×224 is used as is). The chunk length rule
+is in :func:`timm_keys.infer_config`.
 """
 
 # Copyright 2026 The specprune_ros Authors

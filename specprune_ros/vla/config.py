@@ -64,7 +64,7 @@ class PolicyConfig:
     device: str = 'auto'  # 'auto' → cuda if available else cpu
     dtype: str = 'auto'  # 'auto' → bfloat16 on cuda, float32 on cpu
     center_crop: bool = False  # OFT's 90%-area center crop (for models trained with it)
-    jpeg_roundtrip: bool = False  # OFT encodes images as JPEG before resizing
+    jpeg_roundtrip: bool = False  # JPEG round trip before the resize (frames not image_size)
     tokenizer: str = 'byte'  # 'byte' (built-in) or 'hf' (tokenizer files in the checkpoint)
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -1,7 +1,8 @@
 """ROS-free tools: the benchmark, the ROS-free demo, synthetic sequences and the fixture.
 
 Holds ``specprune-bench`` (``bench``), ``specprune-demo`` (``cli``), the synthetic moving
-sequence built from the real LIBERO frame (``sequence``) and the fixture loader (``fixtures``).
+sequence built from the real LIBERO frame (``sequence``), the fixture loader (``fixtures``) and
+the comparison with OpenVLA-OFT's own output (``oft_check``).
 
 May import: ``specprune_ros.errors``, ``specprune_ros.vla``, ``specprune_ros.specprune`` and
 ``specprune_ros.sim``; never ``specprune_ros.ros`` or rclpy.

@@ -4,6 +4,12 @@ Per step: the action-aware controller picks fine/coarse mode from the EE speed (
 pose/twist, else the last commanded action) → K_base; the frame history gives V_dynamic
 against the reference frame I_{t−T}; the previous step's importance S_i gives V_global; the
 :class:`StepPruner` prunes inside the layer loop. With ``enabled=False`` the plain policy runs.
+
+Everything per step stays on the device: the current views are uploaded once (with the
+model's inputs), V_dynamic and V_global are masks computed there, S_i stays there for the next
+step, and the report is copied to the host once after the step (``StepPruner.host_record``).
+With ``cuda_graphs`` on a CUDA model the layer ranges and the vision towers replay CUDA graphs
+(``VLAModel.graphs``); on a CPU that setting logs a warning once and the step runs eagerly.
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -17,6 +23,7 @@ against the reference frame I_{t−T}; the previous step's importance S_i gives 
 from __future__ import annotations
 
 from dataclasses import dataclass
+import logging
 import math
 import threading
 import time
@@ -26,12 +33,16 @@ import torch
 
 from specprune_ros.specprune.controller import ActionAwareController, ControllerState
 from specprune_ros.specprune.flops import flops_ratio
-from specprune_ros.specprune.frames import compute_v_dynamic, FrameHistory
+from specprune_ros.specprune.frames import compute_v_dynamic_device, FrameHistory
 from specprune_ros.specprune.params import SpecPruneConfig
-from specprune_ros.specprune.pruner import AttentionShape, StepPruner
+from specprune_ros.specprune.pruner import AttentionShape, PrunerRecord, StepPruner
+from specprune_ros.specprune.static_shapes import ShapePlan
+from specprune_ros.vla.cuda_graphs import cuda_graphs_unavailable, GraphCache
 from specprune_ros.vla.policy import Observation, PreparedStep, VLAPolicy
 from specprune_ros.vla.report import StepReport
 from specprune_ros.vla.state import EEState
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,8 +65,10 @@ class SpecPruneEngine:
         self._lock = threading.Lock()
         self.controller = ActionAwareController(self._cfg)
         self.history = FrameHistory(self._cfg.history_length)
-        self._global_scores: np.ndarray | None = None  # S_i of the previous step
+        self._global_scores: torch.Tensor | None = None  # S_i of the previous step (device)
         self._step = 0
+        self._graphs_warned = False
+        self._configure_graphs(self._cfg)
         llm = policy.model.llm.config
         head_dim = llm.hidden_size // llm.num_attention_heads
         self._attn = AttentionShape(llm.num_attention_heads, llm.num_key_value_heads,
@@ -94,16 +107,29 @@ class SpecPruneEngine:
                 old, self._cfg, self._pending = self._cfg, self._pending, None
                 if self._cfg.history_length != old.history_length:
                     self.history = FrameHistory(self._cfg.history_length)
+                if self._cfg != old:  # captured graphs bake the config in
+                    self._configure_graphs(self._cfg)
             return self._cfg
 
-    def _v_global(self, cfg: SpecPruneConfig) -> torch.Tensor:
-        """Top-K_G visual indices by the previous step's S_i (empty on the first step)."""
+    def _configure_graphs(self, cfg: SpecPruneConfig) -> None:
+        """A fresh graph cache on the model when ``cuda_graphs`` is on and possible."""
+        model = self.policy.model
+        reason = cuda_graphs_unavailable(model.device) if cfg.cuda_graphs else None
+        if reason is not None and not self._graphs_warned:
+            logger.warning('cuda_graphs is on but %s: running eagerly', reason)
+            self._graphs_warned = True
+        model.graphs = GraphCache(model.device) if cfg.cuda_graphs and reason is None else None
+
+    def _v_global(self, cfg: SpecPruneConfig, num_visual: int) -> torch.Tensor:
+        """Mask of the top-K_G visual tokens by the previous step's S_i (none on the first)."""
+        device = self.policy.model.device
+        mask = torch.zeros(num_visual, dtype=torch.bool, device=device)
         scores = self._global_scores
         if not cfg.use_global or scores is None or cfg.k_global == 0:
-            return torch.zeros(0, dtype=torch.long)
-        top = np.argsort(-scores, kind='stable')[:cfg.k_global]
-        top = top[scores[top] > 0]  # never-scored tokens carry no global information
-        return torch.from_numpy(np.sort(top))
+            return mask
+        top = torch.argsort(scores, descending=True, stable=True)[:cfg.k_global]
+        # never-scored tokens carry no global information
+        return mask.index_put((top,), scores.index_select(0, top) > 0)
 
     def predict_action_chunk(self, obs: Observation, now: float | None = None
                              ) -> tuple[np.ndarray, StepReport]:
@@ -123,15 +149,20 @@ class SpecPruneEngine:
         controller_s = time.perf_counter() - t0
         built: list[_Built] = []
 
+        model = self.policy.model
+        plan = ShapePlan.from_config(cfg, graphs=model.graphs is not None)
+
         def make_hook(prep: PreparedStep) -> StepPruner:
             t1 = time.perf_counter()
-            dyn = compute_v_dynamic(self.history, prep.images, ctrl.v_for_T, cfg,
-                                    self.policy.cfg.patch_size)
-            self.history.push(prep.images)
+            # the current views, uploaded once with the model's inputs (before any device work)
+            frame = torch.from_numpy(np.stack(prep.images)).to(model.device)
+            dyn = compute_v_dynamic_device(self.history, prep.images, frame, ctrl.v_for_T, cfg,
+                                           self.policy.cfg.patch_size)
+            self.history.push(prep.images, frame)
             t2 = time.perf_counter()
             pruner = StepPruner(cfg, prep.layout, self.policy.cfg.llm.num_layers, self._attn,
-                                ctrl.k_base, self._v_global(cfg),
-                                torch.from_numpy(dyn.indices), self.policy.model.device)
+                                ctrl.k_base, self._v_global(cfg, prep.layout.num_visual),
+                                dyn.mask, model.device, plan)
             built.append(_Built(pruner, dyn.reference_offset, t2 - t1,
                                 time.perf_counter() - t2))
             return pruner
@@ -140,9 +171,13 @@ class SpecPruneEngine:
         step = built[0]
         pruner = step.pruner
         t3 = time.perf_counter()
-        self._global_scores = pruner.importance.float().cpu().numpy()
+        record = pruner.host_record()  # the report's one device-to-host copy
+        if not record.ok:
+            raise RuntimeError('a pruned step looked up a text token that was not kept; '
+                               'its actions are discarded')
+        self._global_scores = pruner.importance.clone()  # stays on the device
         self.controller.update_command(actions[0])  # fall-back speed for the next step
-        self._fill(report, cfg, ctrl, pruner, step.reference_offset)
+        self._fill(report, cfg, ctrl, pruner, record, step.reference_offset)
         parts = {'controller': controller_s, 'bookkeeping': time.perf_counter() - t3,
                  'frames': step.frames_s, 'scoring': pruner.scoring_s,
                  'selection': pruner.selection_s + step.setup_s}
@@ -152,18 +187,18 @@ class SpecPruneEngine:
         return actions, report
 
     def _fill(self, report: StepReport, cfg: SpecPruneConfig, ctrl: ControllerState,
-              pruner: StepPruner, offset: int) -> None:
+              pruner: StepPruner, record: PrunerRecord, offset: int) -> None:
         report.mode = ctrl.mode
         report.controller_source = ctrl.source
         report.v_t, report.v_r, report.dz = (0.0 if math.isnan(x) else x
                                              for x in (ctrl.v_t, ctrl.v_r, ctrl.dz))
         report.k_base = ctrl.k_base
         report.reference_offset = offset
-        report.v_global = pruner.v_global.cpu().numpy() if cfg.use_global else report.v_global
-        report.v_dynamic = pruner.v_dynamic.cpu().numpy() if cfg.use_dynamic else report.v_dynamic
-        report.v_local = pruner.v_local.cpu().numpy()
-        report.v_retain = (pruner.v_retain.cpu().numpy() if pruner.v_retain is not None
-                           else np.arange(report.visual_tokens))
-        report.tokens_per_layer = pruner.tokens_per_layer
-        report.visual_per_layer = pruner.visual_per_layer
-        report.flops_ratio = flops_ratio(pruner.tokens_per_layer, self.policy.cfg.llm)
+        report.v_global = record.v_global if cfg.use_global else report.v_global
+        report.v_dynamic = record.v_dynamic if cfg.use_dynamic else report.v_dynamic
+        report.v_local = record.v_local
+        report.v_retain = record.v_retain  # all visual tokens when there was no static cut
+        report.tokens_per_layer = record.tokens_per_layer
+        report.visual_per_layer = record.visual_per_layer
+        report.rows_per_layer = pruner.rows_per_layer
+        report.flops_ratio = flops_ratio(record.tokens_per_layer, self.policy.cfg.llm)

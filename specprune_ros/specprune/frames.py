@@ -9,7 +9,11 @@ Reference-frame convention: :class:`FrameHistory` holds the PAST frames only. Th
 frame I_t is compared with I_{t-T} = ``history.get(T - 1)`` BEFORE I_t is pushed, so T = 1 is
 the previous frame. The caller pushes I_t after :func:`compute_v_dynamic`.
 
-ROS-free and numpy-only.
+:func:`compute_v_dynamic` is the numpy reference; :func:`compute_v_dynamic_device` is the same
+selection on the device (what the engine runs): the frames stay on the device in the history,
+the similarity is computed in float64 (the pixel sums are exact integers below 2^53, so it
+equals the numpy value up to the last bit of the square root) and V_dynamic comes back as a
+boolean mask over the visual tokens, with no host read. ROS-free.
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -29,6 +33,7 @@ import logging
 import math
 
 import numpy as np
+import torch
 
 from specprune_ros.specprune.params import SpecPruneConfig
 from specprune_ros.vla.preprocess import check_image
@@ -126,6 +131,9 @@ class FrameHistory:
         if maxlen < 1:
             raise ValueError(f'FrameHistory maxlen must be >= 1 frame, got {maxlen}')
         self._frames: collections.deque[Views] = collections.deque(maxlen=int(maxlen))
+        # the same frames as (V, H, W, 3) uint8 device tensors, where they were pushed with one
+        self._tensors: collections.deque[torch.Tensor | None] = collections.deque(
+            maxlen=int(maxlen))
         self._layout: tuple[int, tuple[int, ...]] | None = None
 
     @property
@@ -161,9 +169,17 @@ class FrameHistory:
                              '(call clear() when the cameras change)')
         return arrs
 
-    def push(self, views: Sequence[np.ndarray]) -> None:
-        """Append the newest frame (a copy); the oldest drops out when full."""
+    def push(self, views: Sequence[np.ndarray], tensor: torch.Tensor | None = None) -> None:
+        """Append the newest frame (a copy); the oldest drops out when full.
+
+        ``tensor``: the same views as one (V, H, W, 3) uint8 device tensor, kept (not copied)
+        for :func:`compute_v_dynamic_device`.
+        """
         arrs = self.check_views(views)
+        if tensor is not None and (tensor.dtype != torch.uint8 or tuple(tensor.shape) != (
+                len(arrs), *arrs[0].shape)):
+            raise ValueError(f'frame tensor {tuple(tensor.shape)} {tensor.dtype} does not hold '
+                             f'the {len(arrs)} views of shape {arrs[0].shape} as uint8')
         stored = []
         for arr in arrs:
             copy = np.array(arr, dtype=np.uint8, copy=True)
@@ -171,6 +187,7 @@ class FrameHistory:
             stored.append(copy)
         self._layout = (len(arrs), arrs[0].shape)
         self._frames.appendleft(tuple(stored))
+        self._tensors.appendleft(tensor)
 
     def get(self, offset: int) -> Views:
         """Frame ``offset`` steps back: 0 is the newest pushed, ``len(self) - 1`` the oldest."""
@@ -180,9 +197,18 @@ class FrameHistory:
                              f'{len(self._frames) - 1}')
         return self._frames[offset]
 
+    def get_tensor(self, offset: int, device: torch.device | str) -> torch.Tensor:
+        """Frame ``offset`` steps back as a (V, H, W, 3) uint8 tensor on ``device``."""
+        views = self.get(offset)
+        tensor = self._tensors[offset]
+        if tensor is None:  # pushed without a device copy: upload it
+            tensor = torch.from_numpy(np.stack(views))
+        return tensor.to(device)
+
     def clear(self) -> None:
         """Forget all frames and the frame layout."""
         self._frames.clear()
+        self._tensors.clear()
         self._layout = None
 
     def __len__(self) -> int:
@@ -254,3 +280,68 @@ def compute_v_dynamic(history: FrameHistory, current_views: Sequence[np.ndarray]
     _LOG.debug('V_dynamic: T=%d, %d of %d patches below tau=%.4f, kept %d', offset,
                int((sim < cfg.tau).sum()), sim.size, cfg.tau, indices.size)
     return DynamicSelection(indices, sim, offset)
+
+
+# --- on the device -----------------------------------------------------------------------------
+
+def patch_similarity_device(current: torch.Tensor, reference: torch.Tensor,
+                            patch: int = PATCH) -> torch.Tensor:
+    """:func:`patch_similarity` of every view at once: (V, H, W, 3) uint8 → (V, P) float64."""
+    if current.shape != reference.shape or current.dtype != torch.uint8 or current.ndim != 4:
+        raise ValueError(f'frames must be two (V, H, W, 3) uint8 tensors of one shape, got '
+                         f'{tuple(current.shape)} {current.dtype} and '
+                         f'{tuple(reference.shape)} {reference.dtype}')
+    views, h, w, _ = current.shape
+    if h % patch or w % patch:
+        raise ValueError(f'image size {h}x{w} is not a multiple of the patch size {patch}')
+
+    def patches(x: torch.Tensor) -> torch.Tensor:  # (V, P, patch*patch*3), (dy, dx, c) order
+        grid = x.reshape(views, h // patch, patch, w // patch, patch, 3)
+        return grid.permute(0, 1, 3, 2, 4, 5).reshape(views, -1, patch * patch * 3).double()
+
+    a, b = patches(current), patches(reference)
+    dot = (a * b).sum(-1)
+    norm_sq = (a * a).sum(-1) * (b * b).sum(-1)
+    sim = torch.where(norm_sq > 0, dot / norm_sq.clamp(min=1.0).sqrt(), torch.zeros_like(dot))
+    sim = torch.where((a == b).all(-1), torch.ones_like(sim), sim)  # identical: exactly 1
+    return sim.clamp(0.0, 1.0)
+
+
+def select_dynamic_device(similarity: torch.Tensor, tau: float, k_dynamic: int) -> torch.Tensor:
+    """:func:`select_dynamic` as a (V·P,) bool mask: the K_D least similar with Sim < tau."""
+    flat = similarity.flatten()
+    mask = torch.zeros(flat.numel(), dtype=torch.bool, device=flat.device)
+    if k_dynamic == 0:
+        return mask
+    changed = flat < tau
+    order = torch.argsort(flat.masked_fill(~changed, float('inf')), stable=True)[:k_dynamic]
+    return mask.index_put((order,), changed.index_select(0, order))
+
+
+@dataclass(frozen=True)
+class DeviceDynamic:
+    """Result of :func:`compute_v_dynamic_device`: V_dynamic as a mask, and the T used."""
+
+    mask: torch.Tensor  # (V·P,) bool on the frames' device
+    reference_offset: int  # 0 = no reference frame
+
+
+def compute_v_dynamic_device(history: FrameHistory, current_views: Sequence[np.ndarray],
+                             current: torch.Tensor, v: float, cfg: SpecPruneConfig,
+                             patch: int = PATCH) -> DeviceDynamic:
+    """:func:`compute_v_dynamic` on the device; ``current`` holds ``current_views`` (V, H, W, 3).
+
+    Call BEFORE pushing the current frame (``history.push(current_views, current)``).
+    """
+    views, h, w, _ = current.shape
+    empty = torch.zeros(views * (h // patch) * (w // patch), dtype=torch.bool,
+                        device=current.device)
+    if not cfg.use_dynamic:
+        return DeviceDynamic(empty, 0)
+    history.check_views(current_views)
+    offset = reference_offset(v, len(history), cfg.t_max)
+    if offset == 0:
+        return DeviceDynamic(empty, 0)
+    reference = history.get_tensor(offset - 1, current.device)
+    sim = patch_similarity_device(current, reference, patch)
+    return DeviceDynamic(select_dynamic_device(sim, cfg.tau, cfg.k_dynamic), offset)

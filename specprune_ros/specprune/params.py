@@ -145,6 +145,18 @@ class SpecPruneConfig(SchemaConfig):
                                          unit='m', lo=1e-6, hi=10.0, group='controller')
     action_rotation_scale: float = _p(0.5, 'Radians per unit of a commanded rotation delta.',
                                       unit='rad', lo=1e-6, hi=10.0, group='controller')
+    # --- GPU execution (specprune/static_shapes.py, vla/cuda_graphs.py) ---
+    cuda_graphs: bool = _p(False, 'Capture and replay one CUDA graph per (token bucket, layer '
+                           'range), for the pruned and the dense forward. CUDA only: on a CPU '
+                           'the step runs eagerly and a warning is logged once.',
+                           group='runtime')
+    token_bucket: int = _p(0, 'Round the visual rows kept by static pruning up to a multiple '
+                           'of this; the padding rows are masked out of attention as keys. '
+                           '0 = exact counts (32 with cuda_graphs).', unit='tokens', lo=0,
+                           hi=512, group='runtime')
+    sync_free: bool = _p(False, 'Size the static cut by its upper bound K_G + K_D + '
+                         'static_layer*K_base instead of reading |V_retain| once, so the step '
+                         'never waits for the device (more padding rows).', group='runtime')
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -21,12 +21,14 @@ from transformers.models.llama.modeling_llama import repeat_kv, rotate_half
 
 
 def task_attention(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                   text_rows: torch.Tensor, visual_rows: torch.Tensor, num_heads: int,
-                   num_kv_heads: int, scaling: float) -> torch.Tensor:
+                   text_rows: torch.Tensor, visual_rows: torch.Tensor | slice, num_heads: int,
+                   num_kv_heads: int, scaling: float, key_alive: torch.Tensor | None = None
+                   ) -> torch.Tensor:
     """Mean text→visual attention probability per visual row.
 
     q: (1, L, H·hd) and k: (1, L, KV·hd) before RoPE; cos/sin: (1, L, hd); text_rows: (m,);
-    visual_rows: (n,). Returns (n,) float32.
+    visual_rows: (n,) or a slice of rows. ``key_alive`` (L,) bool leaves padding rows out of the
+    softmax, as the layer's attention mask does (their score is 0). Returns (n,) float32.
     """
     length = k.shape[1]
     head_dim = k.shape[-1] // num_kv_heads
@@ -38,6 +40,12 @@ def task_attention(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: tor
     kk = kk * cos[0].unsqueeze(1) + rotate_half(kk) * sin[0].unsqueeze(1)
     kk = repeat_kv(kk.transpose(0, 1).unsqueeze(0), num_heads // num_kv_heads)[0]  # (H, L, hd)
     logits = torch.matmul(qt.transpose(0, 1), kk.transpose(1, 2))  # (H, m, L)
-    probs = torch.softmax(logits.float(), dim=-1)  # float32 like the layer's softmax
+    logits = logits.float()
+    if key_alive is not None:  # padding rows are no keys
+        logits = logits.masked_fill(~key_alive.view(1, 1, -1), float('-inf'))
+    probs = torch.softmax(logits, dim=-1)  # float32 like the layer's softmax
     # mean over heads and text queries first, then pick the visual keys: (L,) → (n,)
-    return probs.mean(dim=(0, 1)).index_select(0, visual_rows)
+    mean = probs.mean(dim=(0, 1))
+    if isinstance(visual_rows, slice):
+        return mean[visual_rows]
+    return mean.index_select(0, visual_rows)

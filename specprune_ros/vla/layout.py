@@ -126,15 +126,25 @@ class TokenLayout:
                           for r in self._always_kept_ranges()])
 
     @staticmethod
+    def find_rows(kept: torch.Tensor, positions: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows holding original ``positions`` and, per position, whether it is really kept.
+
+        Stays on the device (no host read): a row whose flag is False belongs to another
+        token. ``kept`` is the sorted vector of original positions of the current rows.
+        """
+        rows = torch.searchsorted(kept, positions).clamp(max=kept.numel() - 1)
+        return rows, kept.index_select(0, rows) == positions
+
+    @staticmethod
     def rows_of(kept: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """Rows of the (pruned) hidden states holding original ``positions``.
 
         ``kept`` is the sorted vector of original positions of the current rows. Raises if any
-        requested position was pruned, so a reader can never silently get another token.
+        requested position was pruned, so a reader can never silently get another token (this
+        check reads one bool on the host; :meth:`find_rows` is the sync-free lookup).
         """
-        rows = torch.searchsorted(kept, positions)
-        ok = (rows < kept.numel())
-        ok &= kept[rows.clamp(max=kept.numel() - 1)] == positions
+        rows, ok = TokenLayout.find_rows(kept, positions)
         if not bool(ok.all()):
             missing = positions[~ok].tolist()
             raise RuntimeError(f'positions {missing[:8]} are not among the kept tokens')

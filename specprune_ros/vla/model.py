@@ -2,9 +2,15 @@
 
 ``VLAModel.run_llm`` is our own loop over the transformers ``LlamaDecoderLayer`` modules:
 rotary embeddings are computed once from the ORIGINAL position ids, attention is bidirectional
-(``is_causal=False`` with no mask, as OFT's parallel decoding), and a :class:`LayerHook` may
-drop rows before any layer and observe the layer's q/k projections after it. Rows always carry
-their original position in ``LoopState.kept``.
+(``is_causal=False``, as OFT's parallel decoding), and a :class:`LayerHook` may drop rows before
+any layer and observe the layer's q/k projections after it. Rows always carry their original
+position in ``LoopState.kept``.
+
+Padding rows (``LoopState.alive`` False) keep a shape fixed while the number of real tokens
+varies: they are masked out of attention as keys by a (1, 1, 1, L') boolean mask; with no
+padding the mask is None and SDPA runs unmasked. A :class:`StepHook` keeps its per-step device
+state in ``LoopState.extra``, so that the loop can run as CUDA graphs (``VLAModel.graphs``, see
+:mod:`specprune_ros.vla.cuda_graphs`): one graph per layer range between the hook's host reads.
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -17,9 +23,11 @@ their original position in ``LoopState.kept``.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 import contextlib
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+import itertools
+from typing import Protocol, runtime_checkable
 
 from accelerate import init_empty_weights
 import torch
@@ -27,6 +35,7 @@ from torch import nn
 from transformers import LlamaConfig, LlamaModel
 
 from specprune_ros.vla.config import PolicyConfig
+from specprune_ros.vla.cuda_graphs import GraphCache
 from specprune_ros.vla.heads import FusedProjector, L1RegressionActionHead, ProprioProjector
 from specprune_ros.vla.layout import TokenLayout
 from specprune_ros.vla.vision import FusedVisionBackbone
@@ -51,6 +60,9 @@ class LoopState:
     cos: torch.Tensor  # (1, L', head_dim), rows of the original positions
     sin: torch.Tensor  # (1, L', head_dim)
     kept: torch.Tensor  # (L',) sorted original positions
+    # (L,) bool over ORIGINAL positions: False marks a padding row; None: every row is real
+    alive: torch.Tensor | None = None
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)  # a StepHook's device state
 
     def gather(self, rows: torch.Tensor) -> None:
         """Keep ``rows`` (sorted row indices) of every per-token tensor together."""
@@ -58,6 +70,30 @@ class LoopState:
         self.cos = self.cos.index_select(1, rows)
         self.sin = self.sin.index_select(1, rows)
         self.kept = self.kept.index_select(0, rows)
+
+    def row_alive(self) -> torch.Tensor | None:
+        """(L',) bool: which rows are real tokens; None when all are."""
+        return None if self.alive is None else self.alive.index_select(0, self.kept)
+
+    def key_mask(self) -> torch.Tensor | None:
+        """SDPA mask (1, 1, 1, L'): every query attends to the real rows only; None: to all."""
+        alive = self.row_alive()
+        return None if alive is None else alive.view(1, 1, 1, -1)
+
+    def to_tensors(self) -> dict[str, torch.Tensor]:
+        """Every tensor by name (the inputs and outputs of a captured layer range)."""
+        out = {'hidden': self.hidden, 'cos': self.cos, 'sin': self.sin, 'kept': self.kept}
+        if self.alive is not None:
+            out['alive'] = self.alive
+        out.update({f'extra.{k}': v for k, v in self.extra.items()})
+        return out
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> 'LoopState':
+        """Inverse of :meth:`to_tensors`."""
+        extra = {k[len('extra.'):]: v for k, v in tensors.items() if k.startswith('extra.')}
+        return cls(tensors['hidden'], tensors['cos'], tensors['sin'], tensors['kept'],
+                   tensors.get('alive'), extra)
 
 
 class LayerHook(Protocol):
@@ -72,6 +108,32 @@ class LayerHook(Protocol):
     def after_layer(self, layer: int, state: LoopState, q: torch.Tensor | None,
                     k: torch.Tensor | None) -> None:
         """Observe a finished layer; q: (1, L', H·hd), k: (1, L', KV·hd) before RoPE."""
+
+
+@runtime_checkable
+class StepHook(LayerHook, Protocol):
+    """A LayerHook whose per-step device state lives in ``LoopState.extra``.
+
+    Between ``begin`` and ``finish`` (plain Python, every step) the layers run in ranges split
+    at ``sync_layers``; ``sync`` may read the device there (a host sync) to size the next
+    range. Each range is a CUDA graph under ``VLAModel.graphs``, keyed by ``graph_key``, so
+    ``before_layer``/``after_layer`` must not read the device or build host tensors.
+    """
+
+    def begin(self, state: LoopState) -> None:
+        """Put this step's device inputs and state into ``state.extra``."""
+
+    def sync_layers(self) -> tuple[int, ...]:
+        """Layers before which :meth:`sync` runs on the host."""
+
+    def sync(self, layer: int, state: LoopState) -> None:
+        """Host work between layer ranges (may read the device)."""
+
+    def graph_key(self, start: int, stop: int) -> Hashable:
+        """Everything on the host that shapes layers ``start..stop-1``."""
+
+    def finish(self, state: LoopState) -> None:
+        """Take the final state's outputs."""
 
 
 class _QKCapture:
@@ -109,6 +171,7 @@ class VLAModel(nn.Module):
         self.proprio_projector = ProprioProjector(cfg.proprio_dim, dim)
         self.action_head = L1RegressionActionHead(dim, cfg.action_dim)
         self._qk = _QKCapture(self.llm)
+        self.graphs: GraphCache | None = None  # set to replay CUDA graphs (CUDA only)
 
     @property
     def device(self) -> torch.device:
@@ -122,9 +185,19 @@ class VLAModel(nn.Module):
 
     def encode_images(self, pixels_dino: torch.Tensor, pixels_siglip: torch.Tensor
                       ) -> torch.Tensor:
-        """(V, 3, S, S) per backbone → projected patch embeddings (V·P, D), view-major."""
-        feats = self.vision_backbone(pixels_dino, pixels_siglip)  # (V, P, Dv)
-        return self.projector(feats).flatten(0, 1)  # (V·P, D)
+        """(V, 3, S, S) per backbone → projected patch embeddings (V·P, D), view-major.
+
+        Under :attr:`graphs` the result is the graph's output buffer: use it before the next
+        step.
+        """
+        def encode(t: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+            feats = self.vision_backbone(t['dino'], t['siglip'])  # (V, P, Dv)
+            return {'patches': self.projector(feats).flatten(0, 1)}  # (V·P, D)
+
+        pixels = {'dino': pixels_dino, 'siglip': pixels_siglip}
+        if self.graphs is None:
+            return encode(pixels)['patches']
+        return self.graphs.run(('vision',), encode, pixels)['patches']
 
     def build_embeddings(self, layout: TokenLayout, patches: torch.Tensor,
                          proprio: torch.Tensor, prompt_ids: torch.Tensor, bos_id: int,
@@ -133,7 +206,8 @@ class VLAModel(nn.Module):
         embed = self.llm.embed_tokens
         dim = patches.shape[-1]
         out = patches.new_zeros(layout.total, dim)
-        special = embed(torch.tensor([bos_id, eos_id], device=patches.device))  # (2, D)
+        # rows of the embedding table (nn.Embedding without max_norm): no host tensor to upload
+        special = embed.weight[bos_id], embed.weight[eos_id]
         out[layout.bos] = special[0]
         out[layout.visual] = patches
         out[layout.proprio] = self.proprio_projector(proprio.to(patches.dtype))
@@ -142,24 +216,58 @@ class VLAModel(nn.Module):
         return out.unsqueeze(0)
 
     def run_llm(self, embeds: torch.Tensor, hook: LayerHook | None = None) -> LoopState:
-        """Run every decoder layer on ``embeds`` (1, L, D); returns the final, normed rows."""
+        """Run every decoder layer on ``embeds`` (1, L, D); returns the final, normed rows.
+
+        Layer ranges run as CUDA graphs when :attr:`graphs` is set and the hook (if any) is a
+        :class:`StepHook`; the returned rows are then the graph's buffers (use them before the
+        next step).
+        """
         length = embeds.shape[1]
         positions = torch.arange(length, device=embeds.device)
         cos, sin = self.llm.rotary_emb(embeds, positions.unsqueeze(0))  # (1, L, hd) each
         state = LoopState(embeds, cos, sin, positions)
-        for i, layer in enumerate(self.llm.layers):
+        staged = isinstance(hook, StepHook)
+        num_layers = len(self.llm.layers)
+        syncs = set(hook.sync_layers()) if staged else set()
+        if staged:
+            hook.begin(state)
+        bounds = sorted({0, num_layers} | {s for s in syncs if 0 < s < num_layers})
+        for start, stop in itertools.pairwise(bounds):
+            if start in syncs:
+                hook.sync(start, state)
+            state = self._run_range(state, hook, start, stop, staged)
+        if staged:
+            hook.finish(state)
+        return state
+
+    def _run_range(self, state: LoopState, hook: LayerHook | None, start: int, stop: int,
+                   staged: bool) -> LoopState:
+        """Layers ``start..stop-1`` (+ the final norm at the end), eagerly or as a graph."""
+        def run(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+            return self._layers(LoopState.from_tensors(tensors), hook, start, stop).to_tensors()
+
+        if self.graphs is None or not (hook is None or staged):
+            return self._layers(state, hook, start, stop)
+        key = ('llm', start, stop, hook.graph_key(start, stop) if staged else None)
+        return LoopState.from_tensors(self.graphs.run(key, run, state.to_tensors()))
+
+    def _layers(self, state: LoopState, hook: LayerHook | None, start: int, stop: int
+                ) -> LoopState:
+        for i in range(start, stop):
             if hook is not None:
                 rows = hook.before_layer(i, state)
                 if rows is not None:
                     state.gather(rows)
             want_qk = hook is not None and hook.wants_qk(i)
             self._qk.armed = i if want_qk else None
-            state.hidden = layer(state.hidden, attention_mask=None,
-                                 position_embeddings=(state.cos, state.sin), is_causal=False)
+            state.hidden = self.llm.layers[i](
+                state.hidden, attention_mask=state.key_mask(),
+                position_embeddings=(state.cos, state.sin), is_causal=False)
             if hook is not None:
                 q, k = self._qk.take() if want_qk else (None, None)
                 hook.after_layer(i, state, q, k)
-        state.hidden = self.llm.norm(state.hidden)
+        if stop == len(self.llm.layers):
+            state.hidden = self.llm.norm(state.hidden)
         return state
 
     def decode_actions(self, state: LoopState, layout: TokenLayout) -> torch.Tensor:

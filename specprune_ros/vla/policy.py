@@ -10,8 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 import math
 import time
@@ -34,6 +33,7 @@ from specprune_ros.vla.preprocess import (
     to_pixels,
 )
 from specprune_ros.vla.report import StepReport
+from specprune_ros.vla.timing import StageTimer
 from specprune_ros.vla.tokenizer import ByteTokenizer, oft_prompt, TextTokenizer
 
 
@@ -150,18 +150,6 @@ class VLAPolicy:
         """Forget per-episode state (step counter)."""
         self._step = 0
 
-    def _sync(self) -> None:
-        if self.model.device.type == 'cuda':
-            torch.cuda.synchronize(self.model.device)
-
-    @contextmanager
-    def _timed(self, report: StepReport, name: str) -> Iterator[None]:
-        self._sync()
-        t0 = time.perf_counter()
-        yield
-        self._sync()
-        setattr(report, name, (time.perf_counter() - t0) * 1e3)
-
     def _prompt(self, instruction: str) -> tuple[torch.Tensor, tuple[int, int]]:
         if instruction not in self._prompt_cache:
             text, (c0, c1) = oft_prompt(instruction)
@@ -207,20 +195,23 @@ class VLAPolicy:
         """Actions (horizon, action_dim), un-normalised, and the step's report."""
         report = StepReport(step=self._step)
         t0 = time.perf_counter()
-        with self._timed(report, 'preprocess_ms'):
+        timer = StageTimer(self.model.device)  # CUDA events: no sync between the stages
+        with timer.stage('preprocess'):
             prep = self.prepare(obs)
         hook = hook_factory(prep) if hook_factory is not None else None
         layout, tok = prep.layout, self.tokenizer
-        with self._timed(report, 'vision_ms'):
+        with timer.stage('vision'):
             patches = self.model.encode_images(prep.pixels_dino, prep.pixels_siglip)
-        with self._timed(report, 'llm_ms'):
+        with timer.stage('llm'):
             embeds = self.model.build_embeddings(layout, patches, prep.proprio,
                                                  prep.prompt_ids, tok.bos_id, tok.eos_id)
             state = self.model.run_llm(embeds, hook)
-        with self._timed(report, 'head_ms'):
+        with timer.stage('head'):  # ends with the step's copy of the actions to the host
             norm = self.model.decode_actions(state, layout).float().cpu().numpy()
             actions = self.norm_stats.unnormalize_actions(norm.astype(np.float64))
         report.total_ms = (time.perf_counter() - t0) * 1e3
+        for name, ms in timer.elapsed_ms().items():
+            setattr(report, f'{name}_ms', ms)
         report.images = prep.images
         report.tokens_total = layout.total
         report.visual_tokens = layout.num_visual

@@ -35,6 +35,8 @@ class StepReport:
     visual_tokens: int = 0  # visual tokens before pruning
     tokens_per_layer: list[int] = field(default_factory=list)  # tokens entering each layer
     visual_per_layer: list[int] = field(default_factory=list)  # visual tokens entering each
+    # rows computed in each layer, padding rows of a bucketed step included (empty: as above)
+    rows_per_layer: list[int] = field(default_factory=list)
     # --- SpecPrune (left at defaults when pruning is off) ---
     mode: str = 'off'  # 'fine' | 'coarse' | 'off'
     controller_source: str = 'none'

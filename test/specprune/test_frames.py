@@ -17,11 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 import numpy as np
 import pytest
+import torch
 
 from specprune_ros.specprune.frames import (
     compute_v_dynamic,
+    compute_v_dynamic_device,
     FrameHistory,
     patch_similarity,
+    patch_similarity_device,
     patchify,
     reference_offset,
     select_dynamic,
@@ -327,3 +330,46 @@ def test_compute_v_dynamic_empty_cases(real_views):
     assert off.indices.size == 0 and off.indices.dtype == np.int64
     with pytest.raises(ValueError, match='layout changed'):
         compute_v_dynamic(hist, real_views[:1], 0.0, cfg)
+
+
+# --- on the device: the same selection, as a mask ----------------------------------------------
+
+def _tensor(views) -> torch.Tensor:
+    return torch.from_numpy(np.stack(views))
+
+
+def test_device_similarity_is_the_numpy_value(real_views):
+    moved = (np.roll(real_views[0], 3, axis=1), paint(real_views[1], 40, 90, 20, 130))
+    black = np.zeros_like(real_views[0])
+    for cur, ref in [(moved, real_views), ((black, real_views[1]), (black, moved[1]))]:
+        ours = patch_similarity_device(_tensor(cur), _tensor(ref)).numpy()
+        ref_sim = np.stack([patch_similarity(c, r) for c, r in zip(cur, ref)])
+        assert np.abs(ours - ref_sim).max() <= 4e-16  # exact sums; the sqrt within an ulp
+        assert np.array_equal(ours == 1.0, ref_sim == 1.0)
+    with pytest.raises(ValueError, match='uint8'):
+        patch_similarity_device(_tensor(moved).float(), _tensor(real_views).float())
+
+
+@pytest.mark.parametrize('k_dynamic, tau', [(128, 0.986), (7, 0.999), (0, 0.986), (512, 2.0)])
+def test_device_v_dynamic_equals_the_numpy_reference(real_views, k_dynamic, tau):
+    cfg = SpecPruneConfig(k_dynamic=k_dynamic, tau=min(tau, 1.0))
+    hist = FrameHistory(cfg.history_length)
+    frames = [(np.roll(real_views[0], 4 * i, axis=1), np.roll(real_views[1], i, axis=0))
+              for i in range(4)]
+    for views in frames[:3]:
+        hist.push(views, _tensor(views) if len(hist) % 2 else None)  # some without a tensor
+    for v in (0.0, 6.0, 100.0):
+        ref = compute_v_dynamic(hist, frames[3], v, cfg)
+        dev = compute_v_dynamic_device(hist, frames[3], _tensor(frames[3]), v, cfg)
+        assert dev.reference_offset == ref.reference_offset
+        assert np.flatnonzero(dev.mask.numpy()).tolist() == ref.indices.tolist()
+    empty = compute_v_dynamic_device(FrameHistory(4), frames[0], _tensor(frames[0]), 0.0, cfg)
+    assert empty.reference_offset == 0 and not empty.mask.any() and empty.mask.shape == (512,)
+
+
+def test_history_rejects_a_tensor_of_other_frames(real_views):
+    hist = FrameHistory(3)
+    with pytest.raises(ValueError, match='does not hold'):
+        hist.push(real_views, _tensor(real_views)[:1])
+    hist.push(real_views, _tensor(real_views))
+    assert torch.equal(hist.get_tensor(0, 'cpu'), _tensor(real_views))

@@ -278,11 +278,16 @@ class StalenessMonitor:
         self._timeout = value
 
     def mark(self, name: str, when: float | None = None) -> None:
-        """Record that ``name`` arrived (now, or at ``when`` on the monitor's clock)."""
+        """Record that ``name`` arrived (now, or at ``when`` on the monitor's clock).
+
+        An arrival older than the newest one recorded (a message taken late from a queue)
+        never makes the input look fresher than it is.
+        """
         if name not in self._names:
             raise KeyError(f'unknown input {name!r}; known: {self._names}')
         with self._lock:
-            self._seen[name] = self._clock() if when is None else float(when)
+            when = self._clock() if when is None else float(when)
+            self._seen[name] = max(when, self._seen.get(name, when))
 
     def reset(self) -> None:
         """Forget every arrival (all inputs are stale again)."""

@@ -226,3 +226,17 @@ def test_node_plumbing_imports_no_ros() -> None:
     run = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0, run.stderr
+
+
+def test_monitor_a_late_taken_message_never_makes_an_input_fresher() -> None:
+    now = [100.0]
+    mon = StalenessMonitor(['ee_state'], timeout=0.5, clock=lambda: now[0])
+    mon.mark('ee_state', when=99.9)
+    now[0] = 101.0
+    assert mon.stale() == ['ee_state']
+    mon.mark('ee_state', when=99.95)  # received before, taken from the queue only now
+    assert mon.stale() == ['ee_state'] and mon.ages()['ee_state'] == pytest.approx(1.05)
+    mon.mark('ee_state', when=99.0)  # an even older one changes nothing
+    assert mon.ages()['ee_state'] == pytest.approx(1.05)
+    mon.mark('ee_state', when=100.9)
+    assert mon.stale() == []

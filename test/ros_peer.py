@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import array
 import collections
+import fcntl
 import io
 import os
 from pathlib import Path
@@ -24,6 +25,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from typing import Any
@@ -35,11 +37,15 @@ from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 import numpy as np
 from PIL import Image as PILImage
-from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from ros_services import (  # noqa: F401  (re-exported for the other peers)
+    call_service,
+    dump_parameters,
+    set_parameters_request,
+)
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
@@ -50,11 +56,36 @@ NODE = '/specprune_policy'
 _MSG = load_msg_module()
 
 
+_DOMAIN_LOCKS: list[Any] = []  # held open (locked) until this process exits
+
+
+def claim_domain(first: int = 100, last: int = 200) -> int:
+    """A ROS_DOMAIN_ID in [first, last] that no other process on this machine has claimed.
+
+    Test runs of several checkouts on one machine would otherwise share a random domain now
+    and then and see each other's nodes: a peer then reads another run's /diagnostics or
+    chunks. The claim is an exclusive ``flock`` on a file in the temp folder, held until this
+    process ends (the node processes it starts live shorter than it).
+    """
+    ids = list(range(first, last + 1))
+    random.shuffle(ids)
+    folder = Path(tempfile.gettempdir())
+    for domain in ids:
+        handle = open(folder / f'specprune_ros_domain_{domain}.lock', 'a')  # kept open
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        _DOMAIN_LOCKS.append(handle)
+        return domain
+    raise RuntimeError(f'every ROS_DOMAIN_ID in [{first}, {last}] is claimed by another process')
+
+
 def ros_env(domain_id: int | None = None) -> dict[str, str]:
     """Environment for a node process: one ROS_DOMAIN_ID, this machine only."""
     env = dict(os.environ)
-    env['ROS_DOMAIN_ID'] = str(domain_id if domain_id is not None
-                               else random.randint(100, 200))
+    env['ROS_DOMAIN_ID'] = str(domain_id if domain_id is not None else claim_domain())
     env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     env['ROS_LOCALHOST_ONLY'] = '1'
     env.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
@@ -63,12 +94,12 @@ def ros_env(domain_id: int | None = None) -> dict[str, str]:
 
 
 class NodeProcess:
-    """``python -m specprune_ros.ros.node`` in its own process, output captured to a file."""
+    """``python -m specprune_ros.ros.node`` (or ``module``) as a process, output to a file."""
 
     def __init__(self, params: dict[str, Any], env: dict[str, str], log_path: Path,
-                 ros_args: tuple[str, ...] = ()) -> None:
+                 ros_args: tuple[str, ...] = (), module: str = 'specprune_ros.ros.node') -> None:
         """Start the node with ``-p name:=value`` for every entry of ``params``."""
-        args = [sys.executable, '-m', 'specprune_ros.ros.node', '--ros-args', *ros_args]
+        args = [sys.executable, '-m', module, '--ros-args', *ros_args]
         for name, value in params.items():
             text = str(value).lower() if isinstance(value, bool) else str(value)
             args += ['-p', f'{name}:={text}']
@@ -198,15 +229,7 @@ class Peer:
         self.chunks.append((time.time(), msg))
 
     def _call(self, client: Any, request: Any, timeout: float) -> Any:
-        if not client.wait_for_service(timeout_sec=timeout):
-            raise TimeoutError(f'service {client.srv_name} not available')
-        future = client.call_async(request)
-        end = time.monotonic() + timeout
-        while not future.done() and time.monotonic() < end:
-            time.sleep(0.01)
-        if not future.done():
-            raise TimeoutError(f'{client.srv_name} call timed out')
-        return future.result()
+        return call_service(client, request, timeout)
 
     def transition(self, label: str, timeout: float = 60.0) -> bool:
         """Request a lifecycle transition by label; True on success.
@@ -299,19 +322,7 @@ class Peer:
     # --- parameters and waiting ----------------------------------------------------------------
     def set_params(self, values: dict[str, Any], timeout: float = 10.0) -> list[Any]:
         """Call ``/specprune_policy/set_parameters`` (what ``ros2 param set`` does)."""
-        req = SetParameters.Request()
-        for name, value in values.items():
-            pv = ParameterValue()
-            if isinstance(value, bool):
-                pv.type, pv.bool_value = ParameterType.PARAMETER_BOOL, value
-            elif isinstance(value, int):
-                pv.type, pv.integer_value = ParameterType.PARAMETER_INTEGER, value
-            elif isinstance(value, float):
-                pv.type, pv.double_value = ParameterType.PARAMETER_DOUBLE, value
-            else:
-                pv.type, pv.string_value = ParameterType.PARAMETER_STRING, str(value)
-            req.parameters.append(Parameter(name=name, value=pv))
-        return list(self._call(self.set_cli, req, timeout).results)
+        return list(self._call(self.set_cli, set_parameters_request(values), timeout).results)
 
     @staticmethod
     def wait_for(predicate: Any, timeout: float, period: float = 0.05) -> bool:

@@ -29,7 +29,6 @@ without bound and the inference thread does no ROS work.
 
 from __future__ import annotations
 
-import os
 import queue
 import sys
 import threading
@@ -40,22 +39,22 @@ import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
-from rclpy.signals import SignalHandlerOptions
 
 from specprune_ros.errors import InputError
 from specprune_ros.ros import node_io
 from specprune_ros.ros.node_config import (
     all_specs,
     apply_changes,
+    check_fit,
     load_policy_for,
     NodeConfig,
     to_ros_value,
+    YAML_NULLS,
 )
 from specprune_ros.ros.node_io import INPUTS, PolicyPorts, Result
-from specprune_ros.ros.signals import stop_on_signals
+from specprune_ros.ros.node_runner import run_node
 from specprune_ros.ros.sync import (
     ApproxTimeSync,
     LatestSlot,
@@ -64,13 +63,13 @@ from specprune_ros.ros.sync import (
     StalenessMonitor,
     WindowStats,
 )
+from specprune_ros.ros.trigger import RequestGate
 from specprune_ros.specprune.debug_image import render_kept_tokens
 from specprune_ros.specprune.params import ConfigError, SpecPruneConfig
 from specprune_ros.vla.policy import Observation
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 NODE_NAME = 'specprune_policy'
-SPIN_PERIOD = 0.1  # s: how soon the spin loop notices a stop request
 
 
 class _Workers(NamedTuple):
@@ -94,6 +93,7 @@ class SpecPrunePolicyNode(PolicyPorts, LifecycleNode):
         self.sync = ApproxTimeSync(INPUTS, cfg.sync_slop, cfg.sync_queue_size)
         self.monitor = StalenessMonitor(INPUTS, cfg.input_timeout)
         self.sets: LatestSlot[tuple[MatchedSet, float]] = LatestSlot()
+        self.gate: RequestGate[tuple[MatchedSet, float]] = RequestGate()  # trigger_mode
         self.renders: LatestSlot[Result] = LatestSlot()
         self.outputs: queue.Queue[Result] = queue.Queue(maxsize=16)
         self.throttle = LogThrottle(2.0)
@@ -119,6 +119,10 @@ class SpecPrunePolicyNode(PolicyPorts, LifecycleNode):
             try:
                 param = self.declare_parameter(spec.name, to_ros_value(spec, spec.default),
                                                node_io.descriptor_for(spec))
+                if spec.type is tuple and param.value in YAML_NULLS:  # from ros2 param dump
+                    self.undeclare_parameter(spec.name)  # declare it "not set", as dumped
+                    param = self.declare_parameter(spec.name, None, node_io.descriptor_for(spec),
+                                                   ignore_override=True)
             except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
                 raise ConfigError(f'parameter {spec.name}: {exc}') from exc
             values[spec.name] = param.value
@@ -141,7 +145,8 @@ class SpecPrunePolicyNode(PolicyPorts, LifecycleNode):
         try:
             node_cfg, prune_cfg = apply_changes(self.node_cfg, self.prune_cfg, changes)
             if self.policy is not None:
-                node_cfg.action_bounds(self.policy.cfg.action_dim)
+                check_fit(node_cfg, prune_cfg, self.policy.cfg.llm.num_layers,
+                          self.policy.cfg.action_dim)
         except ConfigError as exc:
             self.get_logger().warning(f'rejected parameters {sorted(changes)}: {exc}')
             return SetParametersResult(successful=False, reason=str(exc))
@@ -175,6 +180,15 @@ class SpecPrunePolicyNode(PolicyPorts, LifecycleNode):
             return False
         return self.trigger_activate() == SUCCESS
 
+    def start(self, stop: threading.Event) -> None:
+        """:func:`run_node`'s start: autostart when the parameter says so."""
+        if self.node_cfg.autostart:
+            self.autostart(stop)
+
+    def close(self) -> None:
+        """:func:`run_node`'s close: stop the worker threads."""
+        self.stop_workers()
+
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load the policy (built-in preset or checkpoint) and create publishers/subscriptions."""
         t0 = time.perf_counter()
@@ -204,6 +218,7 @@ class SpecPrunePolicyNode(PolicyPorts, LifecycleNode):
         self.sync.clear()
         self.monitor.reset()
         self.sets.clear()
+        self.gate.clear()
         self.renders.clear()
         self.reset_pending = False
         self._start_workers()
@@ -323,7 +338,7 @@ class SpecPrunePolicyNode(PolicyPorts, LifecycleNode):
             return False
         self.counters['stale_skips'] += 1
         self.throttle('stale', f'watchdog {when}: {StalenessMonitor.describe(ages, stale)}; '
-                      'no action published', self.get_logger().warning)
+                      'no action published', self.log_warning)
         return True
 
     def _output_loop(self, stop: threading.Event) -> None:
@@ -357,7 +372,7 @@ class SpecPrunePolicyNode(PolicyPorts, LifecycleNode):
     def error(self, key: str, text: str) -> None:
         """Log ``text`` at error level, throttled per ``key``; /diagnostics reports it."""
         self.last_error, self.last_error_time = text, time.monotonic()
-        self.throttle(key, text, self.get_logger().error)
+        self.throttle(key, text, self.log_error)
 
     def free_memory(self) -> None:
         """Release cached allocator memory after the model is dropped."""
@@ -370,54 +385,12 @@ class SpecPrunePolicyNode(PolicyPorts, LifecycleNode):
 
 
 def main(args: list[str] | None = None, fast_exit: bool = True) -> int:
-    """Run the node until SIGINT/SIGTERM; returns the exit code.
+    """Run the node until SIGINT/SIGTERM; returns the exit code (see :func:`run_node`).
 
-    A signal only sets an event (:mod:`specprune_ros.ros.signals`); the spin loop sees it within
-    ``SPIN_PERIOD``. Shutdown is then explicit: the worker threads are joined (a running step
-    is not waited for), the node is destroyed and rclpy shut down (logs flushed). With
-    ``fast_exit`` the process then ends at once with that code: Python's own finalisation of
-    torch and transformers takes seconds and has nothing left to clean up.
+    Shutdown is explicit: the worker threads are joined (a running step is not waited for),
+    the node is destroyed and rclpy shut down.
     """
-    code = 0
-    with stop_on_signals(threading.Event()) as stop:
-        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-        try:
-            node = SpecPrunePolicyNode()
-        except ConfigError as exc:
-            rclpy.logging.get_logger(NODE_NAME).fatal(f'invalid parameters: {exc}')
-            code = 2
-        except KeyboardInterrupt:
-            code = 130
-        else:
-            code = _spin(node, stop)
-        finally:
-            rclpy.try_shutdown()
-    if fast_exit:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    return code
-
-
-def _spin(node: SpecPrunePolicyNode, stop: threading.Event) -> int:
-    """Spin until ``stop``; 0, or 130 when a second signal cut a long configure short."""
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        if node.node_cfg.autostart and not stop.is_set():
-            node.autostart(stop)
-        while not stop.is_set() and rclpy.ok():
-            executor.spin_once(timeout_sec=SPIN_PERIOD)
-    except ExternalShutdownException:
-        pass
-    except KeyboardInterrupt:
-        node.get_logger().warning('interrupted by a second signal')
-        return 130
-    finally:
-        node.stop_workers()
-        executor.remove_node(node)
-        node.destroy_node()
-    return 0
+    return run_node(SpecPrunePolicyNode, NODE_NAME, args, fast_exit)
 
 
 if __name__ == '__main__':

@@ -12,6 +12,9 @@ per action dimension (checked against the model when the node is configured).
 
 Empty integer lists (``prune_layers``, ``update_layers``) are declared without a value (ROS
 cannot type an empty list); "not set" means the empty tuple, i.e. the automatic layer sets.
+``ros2 param dump`` writes such a parameter as ``null``, which rcl reads back as the string
+``'null'``: that string (and ``~``, YAML's other null) means "not set" too, so a dumped file
+loads back. Explicit layer lists are checked against the loaded model (:func:`check_fit`).
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 import math
 from typing import Any
 
+from specprune_ros.ros.trigger import TRIGGER_MODES
 from specprune_ros.specprune.params import (
     _p,
     coerce,
@@ -40,6 +44,7 @@ from specprune_ros.specprune.params import (
 from specprune_ros.vla.config import PRESETS
 
 MODEL_PRESETS = tuple(PRESETS)  # built-in model presets
+YAML_NULLS = ('null', 'Null', 'NULL', '~')  # how rcl hands a YAML null to a parameter
 DEVICES = ('auto', 'cpu', 'cuda')
 LIBERO_ACTION_DIM = 7
 PROPRIO_DIM = 8  # EE position (3), axis-angle (3), gripper (2)
@@ -74,6 +79,10 @@ class NodeConfig(SchemaConfig):
                           group='inputs')
     sync_queue_size: int = _p(10, 'Messages buffered per input for the sync (bounded).',
                               unit='messages', lo=1, hi=1000, read_only=True, group='inputs')
+    trigger_mode: str = _p('continuous', 'When inference runs: continuous = on every new '
+                           'synchronised set; on_request = once per std_msgs/Empty on ~/request, '
+                           'on the newest set (what specprune_executor sends when its chunk runs '
+                           'low).', group='inputs', choices=TRIGGER_MODES)
     compressed_images: bool = _p(False, 'Subscribe to sensor_msgs/CompressedImage on '
                                  '<camera>/image_raw/compressed instead of raw images.',
                                  read_only=True, group='inputs')
@@ -171,7 +180,13 @@ def to_ros_value(spec: ParamSpec, value: Any) -> Any:
 
 
 def from_ros_value(spec: ParamSpec, value: Any) -> Any:
-    """A ROS parameter value (None when not set) as a config value, or ConfigError."""
+    """A ROS parameter value (None when not set) as a config value, or ConfigError.
+
+    For a list whose default is empty, a YAML null (``'null'``, ``'~'``: what a file written
+    by ``ros2 param dump`` holds) is "not set" as well.
+    """
+    if spec.type is tuple and not spec.default and value in YAML_NULLS:
+        value = None
     if value is None:
         if spec.type is tuple:
             return ()
@@ -181,6 +196,31 @@ def from_ros_value(spec: ParamSpec, value: Any) -> Any:
     if spec.type is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     return coerce(spec, value)
+
+
+def check_fit(node_cfg: NodeConfig, prune_cfg: SpecPruneConfig, num_layers: int,
+              action_dim: int) -> None:
+    """ConfigError unless the parameters fit a model of ``num_layers`` and ``action_dim``.
+
+    Explicit ``prune_layers`` must lie after the static layers and inside the model
+    (``static_layer < l < num_layers``), ``update_layers`` inside it (``0 <= l < num_layers``);
+    out-of-range layers are never dropped silently.
+    """
+    node_cfg.action_bounds(action_dim)
+    first = prune_cfg.static_layer + 1
+    if prune_cfg.static_layer >= num_layers:
+        raise ConfigError(f'static_layer={prune_cfg.static_layer} needs a model with more than '
+                          f'{prune_cfg.static_layer} layers; this one has {num_layers}')
+    bad = [lay for lay in prune_cfg.prune_layers if not first <= lay < num_layers]
+    if bad:
+        raise ConfigError(f'prune_layers={list(prune_cfg.prune_layers)}: {bad} outside the valid '
+                          f'range {first}..{num_layers - 1} for this model ({num_layers} layers, '
+                          f'static_layer={prune_cfg.static_layer}); [] or null = automatic')
+    bad = [lay for lay in prune_cfg.update_layers if not 0 <= lay < num_layers]
+    if bad:
+        raise ConfigError(f'update_layers={list(prune_cfg.update_layers)}: {bad} outside the '
+                          f'valid range 0..{num_layers - 1} for this model ({num_layers} layers); '
+                          '[] or null = automatic')
 
 
 def apply_changes(node_cfg: NodeConfig, prune_cfg: SpecPruneConfig, changes: dict[str, Any]
@@ -261,5 +301,5 @@ def load_policy_for(node_cfg: NodeConfig, prune_cfg: SpecPruneConfig, logger: An
         raise ConfigError(f'the model expects proprio_dim={policy.cfg.proprio_dim}; the node '
                           f'builds the {PROPRIO_DIM}-value LIBERO layout (EE position, '
                           'axis-angle, 2 gripper values)')
-    node_cfg.action_bounds(policy.cfg.action_dim)
+    check_fit(node_cfg, prune_cfg, policy.cfg.llm.num_layers, policy.cfg.action_dim)
     return policy, SpecPruneEngine(policy, prune_cfg)

@@ -18,19 +18,17 @@ from __future__ import annotations
 
 import array
 from functools import partial
-import importlib
 import math
 import re
 import time
 from typing import Any, NamedTuple
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, TwistStamped
 import numpy as np
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, JointState
-from std_msgs.msg import String
+from std_msgs.msg import Empty, String
 
 from specprune_ros.errors import InputError
 from specprune_ros.ros.conversions import (
@@ -40,73 +38,24 @@ from specprune_ros.ros.conversions import (
     rgb_to_image_msg,
     stamp_to_sec,
 )
-from specprune_ros.ros.node_config import describe, type_text
+from specprune_ros.ros.ros_common import (  # noqa: F401  (re-exported for the node and tests)
+    descriptor_for,
+    diagnostics_msg,
+    LEVELS,
+    load_msg_module,
+    NodeLogging,
+    ros_type,
+)
 from specprune_ros.ros.sync import MatchedSet, StalenessMonitor
-from specprune_ros.specprune.params import ParamSpec
 from specprune_ros.vla.report import StepReport
 from specprune_ros.vla.state import ee_state_to_proprio
 
 CAMERAS = ('third_person', 'wrist')
 INPUTS = (*CAMERAS, 'ee_state')  # synchronised and watched; the pivot (set stamp) is first
 
-LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
-          'ERROR': DiagnosticStatus.ERROR, 'STALE': DiagnosticStatus.STALE}
-
-
-def load_msg_module() -> Any:
-    """``specprune_ros.msg`` (the generated messages), with a clear error when not built."""
-    try:  # specprune_ros/__init__.py extends its __path__ to the install space
-        return importlib.import_module('specprune_ros.msg')
-    except ImportError as exc:
-        raise ImportError('specprune_ros.msg (ActionChunk, StepStats) is not built: run '
-                          'scripts/setup_ros.sh VENV and `source scripts/ros_env.sh VENV` '
-                          f'(or colcon build + source install/setup.bash): {exc}') from exc
-
-
 _MSG = load_msg_module()
 ActionChunk = _MSG.ActionChunk
 StepStats = _MSG.StepStats
-
-_ROS_TYPES = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
-              float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
-
-
-def ros_type(spec: ParamSpec) -> int:
-    """The ``rcl_interfaces/ParameterType`` of a schema entry."""
-    if spec.type is tuple:
-        return (ParameterType.PARAMETER_INTEGER_ARRAY if spec.item_type is int
-                else ParameterType.PARAMETER_DOUBLE_ARRAY)
-    return _ROS_TYPES[spec.type]
-
-
-def descriptor_for(spec: ParamSpec) -> ParameterDescriptor:
-    """A ParameterDescriptor with description (unit included), range and read-only flag.
-
-    Scalars get a FloatingPointRange/IntegerRange; list bounds and string choices are given
-    in ``additional_constraints`` (the node's parameter callback enforces them). A list with
-    an empty default is dynamically typed so that ``[]`` (any array type) can be set.
-    """
-    desc = ParameterDescriptor(name=spec.name, description=describe(spec),
-                               read_only=spec.read_only)
-    constraints = [type_text(spec)]
-    if spec.type is tuple and not spec.default:
-        desc.dynamic_typing = True
-        constraints.append('empty or unset = automatic')
-    else:
-        desc.type = ros_type(spec)
-    if spec.min is not None and spec.max is not None:
-        if spec.type is float:
-            desc.floating_point_range = [FloatingPointRange(
-                from_value=float(spec.min), to_value=float(spec.max), step=0.0)]
-        elif spec.type is int:
-            desc.integer_range = [IntegerRange(from_value=int(spec.min),
-                                               to_value=int(spec.max), step=0)]
-        else:
-            constraints.append(f'each value in [{spec.min}, {spec.max}]')
-    if spec.choices:
-        constraints.append('one of: ' + ', '.join(spec.choices))
-    desc.additional_constraints = '; '.join(constraints)
-    return desc
 
 
 def clamp_actions(actions: np.ndarray, low: tuple[float, ...], high: tuple[float, ...]
@@ -124,6 +73,7 @@ def action_chunk_msg(actions: np.ndarray, report: StepReport, stamp: Any, frame_
     msg = ActionChunk()
     msg.header.stamp = stamp
     msg.header.frame_id = frame_id
+    msg.step = int(report.step)
     msg.horizon, msg.action_dim = int(actions.shape[0]), int(actions.shape[1])
     msg.actions = array.array('f', np.ascontiguousarray(actions, dtype=np.float32).tobytes())
     msg.mode = report.mode
@@ -161,22 +111,18 @@ def step_stats_msg(report: StepReport, stamp: Any, frame_id: str, patches_per_vi
     return msg
 
 
-def diagnostics_msg(stamp: Any, name: str, level: str, message: str,
-                    values: dict[str, Any]) -> DiagnosticArray:
-    """A DiagnosticArray with one status; ``values`` become KeyValue pairs (as strings)."""
-    status = DiagnosticStatus(level=LEVELS[level], name=name, message=message,
-                              hardware_id=name)
-    status.values = [KeyValue(key=k, value=_text(v)) for k, v in values.items()]
-    out = DiagnosticArray()
-    out.header.stamp = stamp
-    out.status = [status]
-    return out
+def receipt_time(info: Any, now_mono: float, now_wall: float) -> float:
+    """When the middleware received a message, on the monotonic clock of ``now_mono``.
 
-
-def _text(value: Any) -> str:
-    if isinstance(value, float):
-        return f'{value:.3f}'
-    return str(value)
+    ``info`` is rclpy's MessageInfo (``received_timestamp`` in ns of the system clock). A
+    message that waited in the subscription queue (a busy executor) is as old as its receipt,
+    not as the callback: the watchdog must not call an input fresh because old messages were
+    taken late. Without a usable timestamp the callback time is used.
+    """
+    received = (info or {}).get('received_timestamp', 0) * 1e-9
+    if received <= 0.0:
+        return now_mono
+    return now_mono - min(max(now_wall - received, 0.0), 60.0)
 
 
 class Frame(NamedTuple):
@@ -195,7 +141,7 @@ class Result(NamedTuple):
     report: StepReport
 
 
-class PolicyPorts:
+class PolicyPorts(NodeLogging):
     """Subscriptions, publishers and diagnostics of the policy node (a mixin)."""
 
     def init_ports(self) -> None:
@@ -221,7 +167,8 @@ class PolicyPorts:
                                      qos_profile_sensor_data),
             self.create_subscription(JointState, '~/gripper_state', self._on_gripper,
                                      qos_profile_sensor_data),
-            self.create_subscription(String, '~/instruction', self._on_instruction, latched)]
+            self.create_subscription(String, '~/instruction', self._on_instruction, latched),
+            self.create_subscription(Empty, '~/request', self._on_request, QoSProfile(depth=10))]
         self.chunk_pub = self.create_lifecycle_publisher(ActionChunk, '~/action_chunk',
                                                          QoSProfile(depth=10))
         self.stats_pub = self.create_lifecycle_publisher(StepStats, '~/stats',
@@ -245,15 +192,27 @@ class PolicyPorts:
         self.counters['input_errors'] += 1
         self.error(f'input:{name}:' + re.sub(r'[0-9]+', '#', text)[:80], text)
 
-    def _add(self, name: str, stamp: float, item: Frame, t0: float) -> None:
+    def _add(self, name: str, stamp: float, item: Frame, t0: float, info: Any) -> None:
         """Watchdog, sync and handoff of one valid message (``t0``: callback start)."""
-        self.monitor.mark(name)
+        self.monitor.mark(name, receipt_time(info, time.monotonic(), time.time()))
         t1 = time.perf_counter()
         matched = self.sync.add(name, stamp, item, cost_s=t1 - t0)
-        if matched is not None:
-            self.sets.put((matched, time.perf_counter() - t1))  # a pending set is dropped
+        if matched is None:
+            return
+        entry = (matched, time.perf_counter() - t1)
+        if self.gate.offer(matched.stamp, entry,
+                           self.node_cfg.trigger_mode == 'on_request') is not None:
+            self.sets.put(entry)  # a pending set is dropped
 
-    def _on_image(self, name: str, compressed: bool, msg: Any) -> None:
+    def _on_request(self, msg: Empty) -> None:
+        """``~/request``: in on_request mode, infer on the newest set (or the next one)."""
+        if not self.active or self.node_cfg.trigger_mode != 'on_request':
+            return
+        entry = self.gate.request()
+        if entry is not None:
+            self.sets.put(entry)
+
+    def _on_image(self, name: str, compressed: bool, msg: Any, info: Any) -> None:
         if not self.active:
             return
         t0 = time.perf_counter()
@@ -262,9 +221,9 @@ class PolicyPorts:
         except InputError as exc:
             self._input_error(name, f'{name} image rejected, no action from it: {exc}')
             return
-        self._add(name, stamp_to_sec(msg.header.stamp), Frame(rgb, msg.header), t0)
+        self._add(name, stamp_to_sec(msg.header.stamp), Frame(rgb, msg.header), t0, info)
 
-    def _on_pose(self, msg: PoseStamped) -> None:
+    def _on_pose(self, msg: PoseStamped, info: Any) -> None:
         if not self.active:
             return
         t0 = time.perf_counter()
@@ -278,8 +237,8 @@ class PolicyPorts:
             self.engine.update_pose(state)
         except ValueError as exc:  # e.g. a stamp that does not increase
             self.throttle('pose_order', f'EE pose not used for the speed: {exc}',
-                          self.get_logger().warning)
-        self._add('ee_state', state.stamp, Frame(proprio, msg.header), t0)
+                          self.log_warning)
+        self._add('ee_state', state.stamp, Frame(proprio, msg.header), t0, info)
 
     def _on_twist(self, msg: TwistStamped) -> None:
         if not self.active:
@@ -289,7 +248,7 @@ class PolicyPorts:
             self.engine.update_twist(stamp_to_sec(msg.header.stamp), [lin.x, lin.y, lin.z],
                                      [ang.x, ang.y, ang.z])
         except ValueError as exc:
-            self.throttle('twist', f'EE twist ignored: {exc}', self.get_logger().warning)
+            self.throttle('twist', f'EE twist ignored: {exc}', self.log_warning)
 
     def _on_gripper(self, msg: JointState) -> None:
         pos = [float(p) for p in msg.position]
@@ -344,7 +303,7 @@ class PolicyPorts:
         steps, node_ms, render_ms = (w.summary() for w in (self.step_times, self.node_ms,
                                                            self.render_ms))
         recent = time.monotonic() - self.last_error_time < max(
-            2.0, 2 * self.node_cfg.diagnostics_period)
+            2.0, 2 * self.node_cfg.diagnostics_period)  # an error not repeated since is over
         values: dict[str, Any] = {
             'lifecycle_state': self.state_label, 'instruction': self.instruction,
             'steps': self.step_times.total, 'step_rate_hz': steps['rate_hz'],
@@ -352,16 +311,20 @@ class PolicyPorts:
             'node_overhead_ms_max': node_ms['max'], 'render_ms_mean': render_ms['mean'],
             'render_ms_max': render_ms['max'], 'dropped_sets': self.sets.dropped,
             'dropped_renders': self.renders.dropped, 'sync_matched': self.sync.counters.matched,
+            'trigger_mode': self.node_cfg.trigger_mode, 'requests': self.gate.requests,
+            'requests_served': self.gate.served,
             'sync_overflow': self.sync.counters.overflow, 'sync_late': self.sync.counters.late,
             **self.counters, 'stale_inputs': ','.join(stale),
             **{f'age_{n}_s': ('never' if a is None else a) for n, a in ages.items()},
-            'last_error': self.last_error}
+            'last_error': self.last_error if recent else ''}
         if self.config_error:
             return 'ERROR', self.config_error, values
         if not self.active:
             return 'WARN', f'{self.state_label}: no actions published', values
         if stale:
-            return 'ERROR', f'no actions: {StalenessMonitor.describe(ages, stale)}', values
+            text = f'no actions: {StalenessMonitor.describe(ages, stale)}'
+            self.throttle('stale', f'watchdog: {text}', self.log_warning)
+            return 'ERROR', text, values
         if recent and self.last_error:
             return 'ERROR', self.last_error, values
         if not self.instruction:

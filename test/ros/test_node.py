@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-import random
 import signal
 import statistics
 import time
@@ -32,13 +31,13 @@ from specprune_ros.specprune.debug_image import decode_kept_tokens
 
 try:  # the ROS-free suite runs anywhere: skip this module without rclpy and the msgs
     import rclpy
-    from ros_peer import key, NodeProcess, Peer, ros_env
+    from ros_peer import claim_domain, key, NodeProcess, Peer, ros_env
 except ImportError as exc:
     pytest.skip(f'ROS 2 node tests need rclpy and the generated specprune_ros.msg: {exc} '
                 '(scripts/setup_ros.sh VENV, then source scripts/ros_env.sh VENV)',
                 allow_module_level=True)
 
-DOMAIN = random.randint(100, 200)
+DOMAIN = claim_domain()  # no other run on this machine uses it meanwhile
 INSTRUCTION = 'put the black bowl on the plate'
 SOAK_SECONDS = float(os.environ.get('SPECPRUNE_SOAK_SECONDS', '60'))
 LIMITS = NodeConfig()
@@ -163,6 +162,11 @@ def test_parameter_set_applies_at_next_step_and_invalid_is_rejected(node: Any,
     assert not bad.successful and 'read-only' in bad.reason
     bad = peer.set_params({'action_low': 'x'})[0]
     assert not bad.successful
+    for layers in ([99], [1]):  # beyond the tiny model's 6 layers / before the static layer
+        bad = peer.set_params({'prune_layers': layers})[0]
+        assert not bad.successful and 'valid range 3..5 for this model (6 layers' in bad.reason
+    ok = peer.set_params({'prune_layers': 'null'})[0]  # what ros2 param dump writes: automatic
+    assert ok.successful, ok.reason
     assert 'rejected parameters' in node.log()
     restore = peer.set_params({'k_global': 64, 'alpha': 1.0})
     assert all(r.successful for r in restore)
@@ -183,10 +187,13 @@ def test_stale_state_publishes_no_action_and_says_which(node: Any, peer: Peer) -
         assert stale, peer.last_diag()
         assert 'ee_state' in Peer.diag_values(peer.last_diag())['stale_inputs']
         assert late == []
+        assert 'watchdog: no actions: ee_state stale' in node.log()  # logged, throttled
         peer.state_on.set()
         t_on = time.time()
         assert peer.wait_for(lambda: any(sec(c.header.stamp) > t_on
                                          for _, c in list(peer.chunks)), 60.0)
+        assert peer.wait_for(lambda: (d := peer.last_diag()) is not None and d.level == b'\x00'
+                             and Peer.diag_values(d)['stale_inputs'] == '', 10.0)
     finally:
         peer.state_on.set()
         peer.stop_stream()
@@ -223,11 +230,15 @@ def test_bad_inputs_log_errors_and_node_stays_alive(node: Any, peer: Peer) -> No
     assert _no_chunk_while(peer, 1.5) == []
     assert 'no instruction' in node.log()
     peer.instruct(INSTRUCTION)
-    # still alive and working
+    assert Peer.diag_values(peer.last_diag())['last_error'] != ''
+    # still alive and working; the error is over, so /diagnostics no longer reports it
     assert node.proc.poll() is None
     t1 = time.time()
     assert stream_until(peer, lambda: any(sec(c.header.stamp) > t1
-                                          for _, c in list(peer.chunks)), 60.0)
+                                          for _, c in list(peer.chunks))
+                        and (d := peer.last_diag()) is not None
+                        and Peer.diag_values(d)['last_error'] == '' and d.level == b'\x00',
+                        60.0), peer.last_diag()
 
 
 def test_soak_bounded_memory_and_drops_instead_of_queueing(node: Any, peer: Peer) -> None:
@@ -340,3 +351,37 @@ def test_sigint_while_streaming_exits_cleanly(node: Any, peer: Peer) -> None:
     finally:
         peer.stop_stream()
     assert rc == 0 and took < 2.0, (rc, took, node.log()[-2000:])
+
+
+def test_a_dumped_parameter_file_relaunches_the_node(
+        ros_context: Any, peer: Peer, libero_images: tuple[np.ndarray, np.ndarray],
+        tmp_path: Path) -> None:
+    """``ros2 param dump`` of a running node, then a new node from that file (issue: null)."""
+    from ros_peer import dump_parameters
+
+    ns = ('-r', '__ns:=/dump')
+    first = NodeProcess({'autostart': False, 'alpha': 0.7, 'summary_period': 0.0,
+                         'instruction': INSTRUCTION}, ros_env(DOMAIN), tmp_path / 'a.log', ns)
+    try:
+        assert peer.wait_for(lambda: peer.last_diag('/dump/specprune_policy') is not None, 60.0)
+        text = dump_parameters(peer.node, '/dump/specprune_policy')
+    finally:
+        first.stop()
+    assert 'prune_layers: null' in text and 'alpha: 0.7' in text, text
+    dumped = tmp_path / 'dump.yaml'
+    dumped.write_text(text)
+    seen = len([s for s in list(peer.diags) if s.name == '/dump/specprune_policy'])
+    second = NodeProcess({}, ros_env(DOMAIN), tmp_path / 'b.log',
+                         (*ns, '--params-file', str(dumped)))
+    other = None
+    try:  # (wait for the new process: discovery may still list the first one's services)
+        assert peer.wait_for(lambda: len([s for s in list(peer.diags)
+                                          if s.name == '/dump/specprune_policy']) > seen, 60.0)
+        other = Peer(libero_images, name='dump_peer', node='/dump/specprune_policy')
+        assert other.lifecycle_state(60.0) == 'unconfigured', second.log()  # autostart: false
+        assert other.transition('configure') and other.transition('activate'), second.log()
+        assert dump_parameters(peer.node, '/dump/specprune_policy') == text
+    finally:
+        if other is not None:
+            other.close()
+        second.stop()

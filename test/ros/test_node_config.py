@@ -22,6 +22,7 @@ import yaml
 from specprune_ros.ros.node_config import (
     all_specs,
     apply_changes,
+    check_fit,
     describe,
     from_ros_value,
     MODEL_PRESETS,
@@ -146,6 +147,35 @@ def test_ros_value_conversion() -> None:
         from_ros_value(specs['prune_layers'], [1.5])
     with pytest.raises(ConfigError, match='must be set'):
         from_ros_value(specs['alpha'], None)
+
+
+def test_what_ros2_param_dump_writes_loads_back() -> None:
+    """``ros2 param dump`` writes a "not set" list as ``null``; rcl hands it over as 'null'."""
+    specs = spec_map()
+    for text in ('null', '~', 'NULL'):
+        assert from_ros_value(specs['prune_layers'], text) == ()
+        assert from_ros_value(specs['update_layers'], text) == ()
+    with pytest.raises(ConfigError, match='list of numbers'):
+        from_ros_value(specs['action_low'], 'null')  # its default is not empty: no "not set"
+    with pytest.raises(ConfigError, match='integers'):
+        from_ros_value(specs['prune_layers'], 'none')
+
+
+def test_layer_lists_are_checked_against_the_model() -> None:
+    node = NodeConfig()
+    check_fit(node, SpecPruneConfig(prune_layers=(3, 5)), num_layers=6, action_dim=7)
+    check_fit(node, SpecPruneConfig(update_layers=(0, 5)), num_layers=6, action_dim=7)
+    for layers in ((99,), (1,), (2,), (3, 6)):
+        with pytest.raises(ConfigError, match=r'valid range 3\.\.5 for this model \(6 layers, '
+                           r'static_layer=2\)'):
+            check_fit(node, SpecPruneConfig(prune_layers=layers), num_layers=6, action_dim=7)
+    with pytest.raises(ConfigError, match=r'update_layers=\[6\]: \[6\] outside the valid range '
+                       r'0\.\.5'):
+        check_fit(node, SpecPruneConfig(update_layers=(6,)), num_layers=6, action_dim=7)
+    with pytest.raises(ConfigError, match='more than 8 layers'):
+        check_fit(node, SpecPruneConfig(static_layer=8), num_layers=6, action_dim=7)
+    with pytest.raises(ConfigError, match='action_dim=5'):
+        check_fit(node, SpecPruneConfig(), num_layers=6, action_dim=5)
 
 
 def test_apply_changes_splits_and_validates_across_fields() -> None:

@@ -126,3 +126,34 @@ def test_diagnostics_levels_and_value_text() -> None:
     assert status.level == node_io.LEVELS['WARN'] and status.message == 'stale: wrist'
     assert {kv.key: kv.value for kv in status.values} == {
         'age_s': '1.235', 'steps': '4', 'instruction': 'pick'}
+
+
+def test_throttled_warnings_and_errors_share_the_throttle_without_rclpy_complaining() -> None:
+    """One LogThrottle line logs both levels: only via NodeLogging's per-level call sites."""
+    import rclpy.logging
+
+    from specprune_ros.ros.ros_common import NodeLogging
+    from specprune_ros.ros.sync import LogThrottle
+
+    class Logs(NodeLogging):
+        def get_logger(self) -> object:
+            return rclpy.logging.get_logger('test_node_logging')
+
+    logs, throttle = Logs(), LogThrottle(0.0)
+    throttle('stale', 'input stale', logs.log_warning)
+    throttle('input', 'image rejected', logs.log_error)
+    throttle('stale', 'input stale again', logs.log_warning)
+    raw = rclpy.logging.get_logger('test_node_logging_raw')
+    throttle('a', 'first', raw.warning)
+    with pytest.raises(ValueError, match='severity cannot be changed'):  # why NodeLogging exists
+        throttle('b', 'second', raw.error)
+
+
+def test_receipt_time_counts_the_time_a_message_waited_in_the_queue() -> None:
+    wall, mono = 1_800_000_000.0, 500.0
+    info = {'received_timestamp': int((wall - 0.3) * 1e9), 'source_timestamp': 0}
+    assert node_io.receipt_time(info, mono, wall) == pytest.approx(mono - 0.3, abs=1e-6)
+    assert node_io.receipt_time({'received_timestamp': 0}, mono, wall) == mono  # unknown
+    assert node_io.receipt_time(None, mono, wall) == mono
+    future = {'received_timestamp': int((wall + 5.0) * 1e9)}  # clocks disagree: never fresher
+    assert node_io.receipt_time(future, mono, wall) == mono

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-import random
 import subprocess
 import sys
 
@@ -24,6 +23,7 @@ from specprune_ros.specprune.debug_image import decode_kept_tokens
 
 try:  # the ROS-free suite runs anywhere: skip this module without rclpy and the msgs
     import rclpy  # noqa: F401
+    from ros_peer import claim_domain
 
     import specprune_ros.msg  # noqa: F401
 except ImportError as exc:
@@ -34,7 +34,7 @@ except ImportError as exc:
 
 def test_demo_prints_chunks_and_writes_the_debug_image(tmp_path: Path) -> None:
     out = tmp_path / 'kept_tokens.png'
-    env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(100, 200)),
+    env = dict(os.environ, ROS_DOMAIN_ID=str(claim_domain()),
                ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', PYTHONUNBUFFERED='1')
     proc = subprocess.run([sys.executable, '-m', 'specprune_ros.ros.ros_demo', '--chunks', '3',
                            '--out', str(out), '--timeout', '90'],

@@ -74,7 +74,7 @@ class SpatialExpert:
 
     # --- scene access -----------------------------------------------------------------------
     def reset(self) -> None:
-        """Start a new episode (call after ``env.reset()``)."""
+        """Start a new episode; call it after the env has been reset."""
         import mujoco
 
         self._mj = mujoco

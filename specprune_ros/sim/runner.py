@@ -121,6 +121,6 @@ def run_jobs(work: Sequence[tuple[SimConfig, list[int]]], workers: int = 1,
 
 
 def outcome(ep: Episode) -> dict[str, object]:
-    """An episode reduced to its outcome (for evaluations)."""
+    """The episode reduced to task, init state, success, steps and seconds."""
     return {'task_id': ep.task_id, 'init_state_id': ep.init_state_id, 'success': ep.success,
             'steps': ep.steps, 'seconds': round(ep.seconds, 2)}

@@ -294,16 +294,16 @@ def patch_similarity_device(current: torch.Tensor, reference: torch.Tensor,
     views, h, w, _ = current.shape
     if h % patch or w % patch:
         raise ValueError(f'image size {h}x{w} is not a multiple of the patch size {patch}')
-
-    def patches(x: torch.Tensor) -> torch.Tensor:  # (V, P, patch*patch*3), (dy, dx, c) order
-        grid = x.reshape(views, h // patch, patch, w // patch, patch, 3)
-        return grid.permute(0, 1, 3, 2, 4, 5).reshape(views, -1, patch * patch * 3).double()
-
-    a, b = patches(current), patches(reference)
-    dot = (a * b).sum(-1)
-    norm_sq = (a * a).sum(-1) * (b * b).sum(-1)
+    # (V*P, 2, patch*patch*3): each patch of both frames, (dy, dx, channel) order, in one copy
+    both = torch.stack([current, reference]).reshape(
+        2, views, h // patch, patch, w // patch, patch, 3).permute(1, 2, 4, 0, 3, 5, 6)
+    both = both.reshape(-1, 2, patch * patch * 3).double()
+    gram = torch.bmm(both, both.transpose(1, 2))  # exact: integer sums below 2^53
+    cur_sq, ref_sq, dot = gram[:, 0, 0], gram[:, 1, 1], gram[:, 0, 1]
+    norm_sq = cur_sq * ref_sq
     sim = torch.where(norm_sq > 0, dot / norm_sq.clamp(min=1.0).sqrt(), torch.zeros_like(dot))
-    sim = torch.where((a == b).all(-1), torch.ones_like(sim), sim)  # identical: exactly 1
+    identical = cur_sq + ref_sq - 2 * dot == 0  # |a - b|^2 == 0, exactly
+    sim = torch.where(identical, torch.ones_like(sim), sim).view(views, -1)
     return sim.clamp(0.0, 1.0)
 
 

@@ -1,8 +1,13 @@
-"""``specprune-bench``: pruned vs unpruned, side by side on the same inputs, as ratios.
+"""``specprune-bench``: pruned vs dense, side by side on the same inputs, as ratios.
 
-The plain policy (A) and the SpecPrune engine (B) run alternately (A B, then B A, …) on each
-observation of the synthetic moving sequence, after a warm-up, with device synchronisation.
-Every figure is a ratio of the two runs of one pair, and the report gives the medians.
+The dense policy, the SpecPrune engine and (by default, for the main configuration) the eager
+all-maps baseline run alternately on each observation of the synthetic moving sequence, after
+a warm-up (:mod:`specprune_ros.tools.bench_pairs`). Every figure is a ratio within one group,
+and the report gives the medians; per-stage times come from CUDA events on a GPU. The model is
+a built-in preset (random weights of the real shape) or a checkpoint loaded with
+``specprune_ros.vla.checkpoint.load_policy``. ``--cuda-graphs`` needs a CUDA device: on a CPU
+the bench refuses with exit code 2. On a known GPU it also prints the roofline time of each
+step's token counts and the fraction of it reached (:mod:`specprune_ros.tools.roofline`).
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -16,104 +21,31 @@ Every figure is a ratio of the two runs of one pair, and the report gives the me
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+import dataclasses
 import json
 import logging
 from pathlib import Path
 import platform
-import statistics
 from typing import Any
 
+import numpy as np
+from PIL import Image
 import torch
-from tqdm import tqdm
 
-from specprune_ros.specprune.engine import SpecPruneEngine
+from specprune_ros.errors import CheckpointError
 from specprune_ros.specprune.params import SpecPruneConfig
+from specprune_ros.tools.bench_pairs import BenchResult, run_pairs, STAGES
 from specprune_ros.tools.fixtures import load_observation
-from specprune_ros.tools.sequence import SequenceStep, synthetic_sequence
+from specprune_ros.tools.roofline import lookup, Roofline
+from specprune_ros.tools.sequence import synthetic_sequence
+from specprune_ros.vla.checkpoint import load_policy
 from specprune_ros.vla.config import PRESETS
-from specprune_ros.vla.policy import VLAPolicy
-from specprune_ros.vla.report import StepReport
+from specprune_ros.vla.cuda_graphs import cuda_graphs_unavailable
+from specprune_ros.vla.policy import Observation, VLAPolicy
 
 log = logging.getLogger('specprune_bench')
 
-
-@dataclass
-class BenchResult:
-    """Medians of per-pair ratios plus token statistics of one configuration."""
-
-    label: str
-    alpha: float
-    llm_speedup: float
-    step_speedup: float
-    flops_ratio: float
-    pruning_overhead_fraction: float
-    visual_tokens_kept_mean: float
-    tokens_per_layer_mean: list[float]
-    llm_ms_plain: float
-    llm_ms_pruned: float
-    step_ms_plain: float
-    step_ms_pruned: float
-    pairs: int
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def flop_bound_speedup(self) -> float:
-        """LLM speedup the FLOPs allow (compute-bound limit)."""
-        return 1.0 / self.flops_ratio
-
-    @property
-    def llm_efficiency(self) -> float:
-        """Share of the FLOP-bound LLM speedup that was reached."""
-        return self.llm_speedup / self.flop_bound_speedup
-
-    def to_json(self, device: str, preset: str) -> dict[str, Any]:
-        """The JSON keys of the issue, plus the raw medians."""
-        return {'llm_speedup': self.llm_speedup, 'step_speedup': self.step_speedup,
-                'flop_bound_speedup': self.flop_bound_speedup,
-                'llm_efficiency': self.llm_efficiency,
-                'pruning_overhead_fraction': self.pruning_overhead_fraction,
-                'visual_tokens_kept_mean': self.visual_tokens_kept_mean,
-                'flops_ratio': self.flops_ratio, 'device': device, 'preset': preset,
-                'alpha': self.alpha, 'tokens_per_layer_mean': self.tokens_per_layer_mean,
-                'llm_ms_plain': self.llm_ms_plain, 'llm_ms_pruned': self.llm_ms_pruned,
-                'step_ms_plain': self.step_ms_plain, 'step_ms_pruned': self.step_ms_pruned,
-                'pairs': self.pairs, 'config': self.label, **self.extra}
-
-
-def run_pairs(policy: VLAPolicy, cfg: SpecPruneConfig, seq: list[SequenceStep], warmup: int,
-              label: str, progress: bool = True) -> BenchResult:
-    """Alternate plain and pruned runs over ``seq`` (after ``warmup`` unmeasured steps)."""
-    engine = SpecPruneEngine(policy, cfg)
-    pairs: list[tuple[StepReport, StepReport]] = []
-    for i, item in enumerate(tqdm(seq, desc=label, disable=not progress, leave=False)):
-        engine.update_pose(item.pose)
-        if i % 2 == 0:  # A B
-            _, plain = policy.predict_action_chunk(item.observation)
-            _, pruned = engine.predict_action_chunk(item.observation)
-        else:  # B A
-            _, pruned = engine.predict_action_chunk(item.observation)
-            _, plain = policy.predict_action_chunk(item.observation)
-        if i >= warmup:
-            pairs.append((plain, pruned))
-    med = statistics.median
-    layers = len(pairs[0][1].tokens_per_layer)
-    return BenchResult(
-        label=label, alpha=cfg.alpha,
-        llm_speedup=med(a.llm_ms / b.llm_ms for a, b in pairs),
-        step_speedup=med(a.total_ms / b.total_ms for a, b in pairs),
-        flops_ratio=statistics.mean(b.flops_ratio for _, b in pairs),
-        pruning_overhead_fraction=med(b.overhead_ms / b.total_ms for _, b in pairs),
-        visual_tokens_kept_mean=statistics.mean(b.visual_kept for _, b in pairs),
-        tokens_per_layer_mean=[statistics.mean(b.tokens_per_layer[j] for _, b in pairs)
-                               for j in range(layers)],
-        llm_ms_plain=med(a.llm_ms for a, _ in pairs),
-        llm_ms_pruned=med(b.llm_ms for _, b in pairs),
-        step_ms_plain=med(a.total_ms for a, _ in pairs),
-        step_ms_pruned=med(b.total_ms for _, b in pairs), pairs=len(pairs),
-        extra={'overhead_breakdown_ms': {
-            k: med(b.overhead_breakdown_ms[k] for _, b in pairs)
-            for k in pairs[0][1].overhead_breakdown_ms}})
+__all__ = ['BenchResult', 'main', 'run_pairs']
 
 
 def format_table(rows: list[BenchResult], title: str) -> str:
@@ -164,52 +96,144 @@ ABLATIONS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('--preset', default='small', choices=sorted(PRESETS))
+def format_details(r: BenchResult) -> list[str]:
+    """Stage medians, the eager-baseline ratios and the roofline, as log lines."""
+    lines = []
+    for name, stages in r.stages_ms.items():
+        lines.append(f'{name:>16} (median ms): ' + ', '.join(
+            f'{s[:-3]} {stages[s]:.2f}' for s in STAGES))
+    if r.vs_eager is not None:
+        e = r.vs_eager
+        lines.append(f'vs the eager output_attentions baseline (the paper measures its 1.46x '
+                     f'against one): LLM {e["llm_speedup"]:.2f}x, step {e["step_speedup"]:.2f}x; '
+                     f'the dense SDPA baseline alone is {e["dense_llm_speedup"]:.2f}x faster '
+                     'in the LLM')
+    if r.roofline is not None:
+        f = r.roofline
+        lines.append(f'roofline on {f["device"]} ({f["peak_tflops"]:.0f} TFLOP/s, '
+                     f'{f["bandwidth_gbs"]:.0f} GB/s, ridge {f["ridge_tokens"]:.0f} tokens): '
+                     f'pruned LLM {r.llm_ms_pruned:.2f} ms vs {f["pruned_roofline_ms"]:.2f} ms '
+                     f'(fraction {f["pruned_fraction"]:.2f}; with padding rows '
+                     f'{f["pruned_padded_roofline_ms"]:.2f} ms), dense {r.llm_ms_plain:.2f} ms '
+                     f'vs {f["dense_roofline_ms"]:.2f} ms (fraction {f["dense_fraction"]:.2f})')
+    if 'cuda_graphs' in r.extra:
+        lines.append(f'CUDA graphs: {r.extra["cuda_graphs"]}')
+    return lines
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument('--preset', default=None, choices=sorted(PRESETS),
+                        help='built-in model (default: small)')
+    source.add_argument('--checkpoint', type=Path, default=None,
+                        help='OpenVLA-OFT checkpoint directory (load_policy)')
+    parser.add_argument('--unnorm-key', default=None, help='statistics key of the checkpoint')
     parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda'))
-    parser.add_argument('--steps', type=int, default=12, help='measured pairs per config')
+    parser.add_argument('--steps', type=int, default=12, help='measured groups per config')
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--alpha', type=float, default=None, help='default: the schema')
+    parser.add_argument('--cuda-graphs', action='store_true',
+                        help='replay CUDA graphs for the dense and the pruned step (CUDA only)')
+    parser.add_argument('--token-bucket', type=int, default=None,
+                        help='round the static cut up to a multiple of this (0 = exact)')
+    parser.add_argument('--sync-free', action='store_true',
+                        help='size the static cut by its bound: no host read in the step')
+    parser.add_argument('--camera-size', type=int, default=None,
+                        help='feed NxN frames (JPEG round trip + Lanczos to 224 in preprocess)')
+    parser.add_argument('--no-eager-baseline', action='store_true',
+                        help='skip the eager output_attentions baseline')
+    parser.add_argument('--peak-tflops', type=float, default=None,
+                        help='override the dense 16-bit peak of the roofline')
+    parser.add_argument('--peak-bandwidth', type=float, default=None,
+                        help='override the memory bandwidth of the roofline (GB/s)')
     parser.add_argument('--sweep', type=float, nargs='*', default=None,
                         help='alpha values for the Table-3 style sweep')
     parser.add_argument('--ablation', action='store_true', help='Table-2 style ablation')
     parser.add_argument('--json', type=Path, default=None)
     parser.add_argument('--plot', type=Path, default=None, help='PNG of sweep/ablation')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    return parser
+
+
+def _load(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[VLAPolicy, str]:
+    """The policy to measure and its name in the report."""
+    if args.checkpoint is not None:
+        try:
+            policy, _ = load_policy(args.checkpoint, unnorm_key=args.unnorm_key,
+                                    device=args.device, progress=False)
+        except CheckpointError as exc:
+            parser.error(f'--checkpoint {args.checkpoint}: {exc}')
+        return policy, f'checkpoint:{args.checkpoint.name}'
+    name = args.preset or 'small'
+    overrides: dict[str, Any] = {'device': args.device}
+    if args.camera_size:
+        overrides['jpeg_roundtrip'] = True  # OFT's path for frames that are not 224
+    return VLAPolicy.from_preset(name, **overrides), name
+
+
+def _observation(size: int | None) -> Observation:
+    """The fixture, its views Lanczos-resized to ``size`` (the camera's resolution)."""
+    obs = load_observation()
+    if size is None:
+        return obs
+    views = tuple(np.asarray(Image.fromarray(v).resize((size, size), Image.Resampling.LANCZOS))
+                  for v in obs.images)
+    return dataclasses.replace(obs, images=views)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; exit code 2 for an unusable request (e.g. --cuda-graphs without CUDA)."""
+    parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(message)s')
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda: torch sees no CUDA GPU on this machine')
+    if args.cuda_graphs and (reason := cuda_graphs_unavailable(args.device)) is not None:
+        parser.error(f'--cuda-graphs: {reason}; use --device cuda on a GPU machine, or drop '
+                     'the flag')
     if args.threads:
         torch.set_num_threads(args.threads)
-
-    policy = VLAPolicy.from_preset(args.preset, device=args.device)
-    base_cfg = SpecPruneConfig() if args.alpha is None else SpecPruneConfig(alpha=args.alpha)
-    seq = synthetic_sequence(load_observation(), args.steps + args.warmup,
+    policy, preset = _load(args, parser)
+    changes = {k: v for k, v in dict(alpha=args.alpha, token_bucket=args.token_bucket).items()
+               if v is not None}
+    base_cfg = SpecPruneConfig().replace(cuda_graphs=args.cuda_graphs, sync_free=args.sync_free,
+                                         **changes)
+    seq = synthetic_sequence(_observation(args.camera_size), args.steps + args.warmup,
                              base_cfg.control_period)
     device = (torch.cuda.get_device_name() if args.device == 'cuda'
               else f'cpu ({platform.processor() or platform.machine()}, '
                    f'{torch.get_num_threads()} threads)')
-    log.info('preset %s on %s, %d pairs after %d warm-up', args.preset, device, args.steps,
-             args.warmup)
-    main_result = run_pairs(policy, base_cfg, seq, args.warmup, 'default')
-    log.info('%s', format_table([main_result], 'pruned vs unpruned (medians of pair ratios)'))
+    roofline: Roofline | None = lookup(device if args.device == 'cuda' else 'cpu',
+                                       args.peak_tflops, args.peak_bandwidth)
+    log.info('%s on %s (%s), cuda_graphs=%s, %d groups after %d warm-up', preset, device,
+             policy.model.dtype, args.cuda_graphs, args.steps, args.warmup)
+    main_result = run_pairs(policy, base_cfg, seq, args.warmup, 'default',
+                            eager=not args.no_eager_baseline, roofline=roofline)
+    log.info('%s', format_table([main_result], 'pruned vs dense SDPA (medians of ratios)'))
     log.info('tokens per layer (mean): %s',
              ', '.join(f'{t:.0f}' for t in main_result.tokens_per_layer_mean))
-    log.info('pruning overhead per step (median ms): %s', ', '.join(
+    if main_result.rows_per_layer_mean != main_result.tokens_per_layer_mean:
+        log.info('rows per layer with padding (mean): %s',
+                 ', '.join(f'{t:.0f}' for t in main_result.rows_per_layer_mean))
+    log.info('pruning overhead per step (median ms, host time): %s', ', '.join(
         f'{k} {v:.2f}' for k, v in main_result.extra['overhead_breakdown_ms'].items()))
-    out = main_result.to_json(device, args.preset)
+    for line in format_details(main_result):
+        log.info('%s', line)
+    out = main_result.to_json(device, preset)
+    out['cuda_graphs_enabled'] = args.cuda_graphs
     sweep, ablation = [], []
     if args.sweep:
         sweep = [run_pairs(policy, base_cfg.replace(alpha=a), seq, args.warmup, f'alpha={a}')
                  for a in args.sweep]
         log.info('%s', format_table(sweep, 'alpha sweep (Table 3 style)'))
-        out['sweep'] = [r.to_json(device, args.preset) for r in sweep]
+        out['sweep'] = [r.to_json(device, preset) for r in sweep]
     if args.ablation:
         ablation = [run_pairs(policy, base_cfg.replace(**ch), seq, args.warmup, name)
                     for name, ch in ABLATIONS.items()]
         log.info('%s', format_table(ablation, 'ablation (Table 2 style)'))
-        out['ablation'] = [r.to_json(device, args.preset) for r in ablation]
+        out['ablation'] = [r.to_json(device, preset) for r in ablation]
     if args.plot and (sweep or ablation):
         plot(sweep, ablation, args.plot)
         log.info('plot written to %s', args.plot)

@@ -33,14 +33,17 @@ setup(
         'rosbags>=0.10',
         'h5py>=3.9',
         'imageio>=2.31',
+        'imageio-ffmpeg>=0.5',  # specprune-eval --video writes MP4 (GIF without it)
     ],
     extras_require={'test': ['pytest>=8', 'hypothesis>=6.100', 'ruff>=0.6', 'flake8>=7',
                              'pydocstyle>=6.3']},
     entry_points={'console_scripts': [
         'specprune-demo = specprune_ros.tools.cli:main',
         'specprune-bench = specprune_ros.tools.bench:main',
+        'specprune-eval = specprune_ros.tools.eval:main',
         'specprune-replay = specprune_ros.ros.replay:main',
         'specprune_policy = specprune_ros.ros.entry_points:policy',
+        'specprune_executor = specprune_ros.ros.entry_points:executor',
         'specprune-ros-demo = specprune_ros.ros.ros_demo:main',
     ]},
 )

@@ -50,6 +50,7 @@ ROS_WHEELS=(
   ros-rcl-lifecycle==10.1.3
   ros-rmw-fastrtps-cpp==9.3.3
   ros-std-msgs==5.5.1
+  ros-std-srvs==5.5.1
   ros-sensor-msgs==5.5.1
   ros-geometry-msgs==5.5.1
   ros-diagnostic-msgs==5.5.1
@@ -272,7 +273,7 @@ T="$(now)"
   # shellcheck source=scripts/ros_env.sh
   source "$REPO/scripts/ros_env.sh" "$VENV" >/dev/null
   cd /
-  python -c 'import rclpy, rclpy.lifecycle; from specprune_ros.msg import ActionChunk, StepStats'
+  python -c 'import rclpy, rclpy.lifecycle; from std_srvs.srv import SetBool; from specprune_ros.msg import Action, ActionChunk, StepStats'
 ) || die "smoke check failed: 'import rclpy; from specprune_ros.msg import ActionChunk' does not work"
 log "phase smoke-check: $(took "$T")s"
 log "done in $(took "$T_ALL")s; now run: source scripts/ros_env.sh"

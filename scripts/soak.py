@@ -10,6 +10,13 @@ dropped sets, step rate, node overhead and debug-image render time::
 
 Exit status 1 when the node died, produced nothing, or its memory grew by more than
 --max-growth-mb after the first third of the run.
+
+With ``--executor`` the policy runs ``trigger_mode:=on_request`` and ``specprune_executor``
+(enabled, 20 Hz) executes its chunks, asking for the next one as the current one runs low. The
+script then also prints the measured action rate and the idle ticks (ticks with no action to
+send) over the run after the first action::
+
+    python scripts/soak.py --executor --duration 30
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -25,7 +32,6 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-import random
 import sys
 import tempfile
 import time
@@ -35,6 +41,8 @@ sys.path.insert(0, str(REPO / 'test'))  # the test peer (test/ros_peer.py)
 sys.path.insert(0, str(REPO))
 
 log = logging.getLogger('specprune_soak')
+EXECUTOR_REMAPS = ('-r', '~/action_chunk:=/specprune_policy/action_chunk',
+                   '-r', '~/request:=/specprune_policy/request')
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,18 +55,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--report-every', type=float, default=10.0, help='seconds')
     parser.add_argument('--max-growth-mb', type=float, default=64.0)
     parser.add_argument('--domain', type=int, default=None, help='ROS_DOMAIN_ID (random)')
+    parser.add_argument('--executor', action='store_true',
+                        help='also run specprune_executor on the chunks (policy on_request)')
+    parser.add_argument('--blend', default='crossfade',
+                        choices=('latest', 'crossfade', 'temporal_ensemble'))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(message)s')
 
     import rclpy
-    from ros_peer import NodeProcess, Peer, ros_env
+    from ros_peer import claim_domain, NodeProcess, Peer, ros_env
 
     from specprune_ros.tools.fixtures import load_observation
 
-    domain = args.domain if args.domain is not None else random.randint(100, 200)
+    domain = args.domain if args.domain is not None else claim_domain()
     logdir = Path(tempfile.mkdtemp(prefix='specprune_soak_'))
-    node = NodeProcess({'model_preset': args.model_preset, 'summary_period': 10.0},
-                       ros_env(domain), logdir / 'node.log')
+    params = {'model_preset': args.model_preset, 'summary_period': 10.0}
+    if args.executor:
+        params['trigger_mode'] = 'on_request'
+    node = NodeProcess(params, ros_env(domain), logdir / 'node.log')
+    executor = listener = None
+    if args.executor:
+        executor = NodeProcess({'start_enabled': True, 'blend': args.blend}, ros_env(domain),
+                               logdir / 'executor.log', EXECUTOR_REMAPS,
+                               module='specprune_ros.ros.executor_node')
     rclpy.init(domain_id=domain)
     peer = None
     try:
@@ -69,15 +88,26 @@ def main(argv: list[str] | None = None) -> int:
         peer.instruct('put the black bowl on the plate')
         peer.wait_for(lambda: peer.last_diag() is not None, 30.0)
         samples: list[tuple[float, float]] = []
+        peer.start_stream(camera_hz=args.camera_hz, state_hz=args.state_hz)
+        if executor is not None:
+            from executor_peer import ExecutorPeer
+
+            listener = ExecutorPeer()
+            if not listener.wait_for(lambda: len(listener.actions) > 0
+                                     and listener.last_diag() is not None, 120.0):
+                log.error('no action from the executor:\n%s', executor.log()[-3000:])
+                return 1
+            start = (time.time(), listener.diag_values(), len(peer.chunks))
         t0 = time.monotonic()
         next_report = t0 + args.report_every
-        peer.start_stream(camera_hz=args.camera_hz, state_hz=args.state_hz)
         while time.monotonic() - t0 < args.duration and node.proc.poll() is None:
             samples.append((time.monotonic() - t0, node.rss_mb()))
             if time.monotonic() >= next_report:
                 next_report += args.report_every
                 _report(peer, samples[-1], len(peer.published))
             time.sleep(1.0)
+        if listener is not None:
+            ok_executor = _report_executor(listener, start, len(peer.chunks), executor)
         peer.stop_stream()
         time.sleep(1.5)
         if node.proc.poll() is not None:
@@ -92,12 +122,37 @@ def main(argv: list[str] | None = None) -> int:
                  samples[0][1], early, late, late - early, len(peer.chunks),
                  len(peer.published), logdir / 'node.log')
         ok = late - early <= args.max_growth_mb and int(values.get('steps', 0)) > 0
+        if listener is not None:
+            ok = ok and ok_executor
         return 0 if ok else 1
     finally:
-        if peer is not None:
-            peer.close()
+        for closing in (peer, listener):
+            if closing is not None:
+                closing.close()
         node.stop()
+        if executor is not None:
+            executor.stop()
         rclpy.try_shutdown()
+
+
+def _report_executor(listener: object, start: tuple, chunks_now: int, proc: object) -> bool:
+    """Print the executor's action rate and idle ticks since ``start``; False if it failed."""
+    t_start, before, chunks_start = start
+    seconds = time.time() - t_start
+    after = listener.diag_values()  # type: ignore[attr-defined]
+    actions = len(listener.actions_since(t_start))  # type: ignore[attr-defined]
+
+    def diff(name: str) -> int:
+        return int(after.get(name, 0)) - int(before.get(name, 0))
+
+    log.info('executor over %.1f s: %d actions = %.2f actions/s (control_rate 20 Hz); idle '
+             'ticks %d, hold ticks %d, skipped steps %d; %d requests, %d chunks (%.1f/s); '
+             'request_at_remaining %s, request-to-chunk latency max %s ms; executor log: %s',
+             seconds, actions, actions / seconds, diff('idle_ticks'), diff('hold_ticks'),
+             diff('skipped_steps'), diff('requests'), chunks_now - chunks_start,
+             (chunks_now - chunks_start) / seconds, after.get('request_at_remaining'),
+             after.get('latency_ms_max'), proc.log_path)  # type: ignore[attr-defined]
+    return proc.proc.poll() is None and actions > 0  # type: ignore[attr-defined]
 
 
 def _report(peer: object, sample: tuple[float, float], sent: int) -> dict[str, str]:

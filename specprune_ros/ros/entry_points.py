@@ -28,6 +28,15 @@ pruning. Subscribes ~/third_person/image_raw, ~/wrist/image_raw (sensor_msgs/Ima
 ~/action_chunk (specprune_ros/ActionChunk), ~/stats, ~/debug/kept_tokens and /diagnostics."""
 POLICY_EXAMPLE = ('specprune_policy --ros-args -p model_preset:=tiny -p alpha:=0.8 '
                   '-p instruction:="put the bowl on the plate"')
+EXECUTOR_SUMMARY = """\
+The specprune_executor lifecycle node: turns action chunks into one action per control tick.
+Subscribes ~/action_chunk (specprune_ros/ActionChunk; remap it to the policy's); publishes
+~/action (specprune_ros/Action) at control_rate, optionally ~/twist (TwistStamped), ~/request
+(std_msgs/Empty: asks the policy for the next chunk) and /diagnostics; serves ~/enable
+(std_srvs/SetBool). Late steps are skipped, overlapping chunks blended, motion rate limited and
+clamped; nothing moves until enabled (start_enabled)."""
+EXECUTOR_EXAMPLE = ('specprune_executor --ros-args -r ~/action_chunk:=/specprune_policy/'
+                    'action_chunk -r ~/request:=/specprune_policy/request -p blend:=crossfade')
 
 
 def help_requested(argv: Sequence[str]) -> bool:
@@ -63,5 +72,19 @@ def policy(argv: Sequence[str] | None = None) -> int:
         print(node_help('specprune_policy', POLICY_SUMMARY, all_specs(), POLICY_EXAMPLE))
         return 0
     from specprune_ros.ros.node import main
+
+    return main(None if argv is None else [sys.argv[0], *args])
+
+
+def executor(argv: Sequence[str] | None = None) -> int:
+    """``specprune_executor``: the chunk executor node (``--help`` lists its parameters)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if help_requested(args):
+        from specprune_ros.ros.executor_config import executor_specs
+
+        print(node_help('specprune_executor', EXECUTOR_SUMMARY, executor_specs(),
+                        EXECUTOR_EXAMPLE))
+        return 0
+    from specprune_ros.ros.executor_node import main
 
     return main(None if argv is None else [sys.argv[0], *args])

@@ -118,6 +118,7 @@ class ExecutorStats:
     out_of_order: int = 0  # not newer than a chunk already received
     skipped_steps: int = 0
     requests: int = 0
+    clock_resets: int = 0  # the clock went back: everything queued was dropped
 
 
 @dataclass
@@ -146,6 +147,7 @@ class ChunkExecutor:
         self._gripper = OPEN
         self._dim: int | None = None
         self._request_time: float | None = None
+        self._last_tick = -math.inf
         self.rtts: deque[float] = deque(maxlen=RTT_WINDOW)
 
     # --- inputs -------------------------------------------------------------------------------
@@ -155,8 +157,9 @@ class ChunkExecutor:
         self.reset()
 
     def reset(self) -> None:
-        """Forget queued chunks, the last chunk time and the motion baseline."""
+        """Forget queued chunks, the chunk order, the last chunk time and the motion baseline."""
         self._queue.clear()
+        self._last_stamp = -math.inf
         self._last_received = None
         self._previous = None
         self._request_time = None
@@ -201,6 +204,10 @@ class ChunkExecutor:
         """The action for the tick at ``now`` (or why there is none)."""
         self.stats.ticks += 1
         cfg = self.cfg
+        if now < self._last_tick - cfg.period:  # the clock went back (a simulation reset)
+            self.reset()
+            self.stats.clock_resets += 1
+        self._last_tick = now
         if not self.enabled:
             self.stats.disabled_ticks += 1
             self._previous = None
@@ -310,12 +317,15 @@ class ChunkExecutor:
         return Tick(kind, values, reason=reason, hold=True)
 
     # --- pipelined inference --------------------------------------------------------------------
-    def remaining(self) -> int:
-        """Steps of the newest chunk left after the last tick (0 when the queue is empty)."""
+    def remaining(self, now: float | None = None) -> int:
+        """Steps of the newest chunk not yet sent nor past at ``now`` (0 when queue is empty)."""
         if not self._queue:
             return 0
         q = self._queue[-1]
-        return max(0, q.chunk.horizon - (q.next if q.next is not None else q.index))
+        start = 0 if q.next is None else q.next
+        if now is not None:
+            start = max(start, self._step_at(q.chunk, now))
+        return max(0, q.chunk.horizon - start)
 
     def request_threshold(self) -> int:
         """``request_at_remaining``, or the automatic one from the measured latencies."""
@@ -333,7 +343,7 @@ class ChunkExecutor:
             return False
         if self._request_time is not None and now - self._request_time < cfg.request_timeout:
             return False
-        return self.remaining() <= self.request_threshold()
+        return self.remaining(now) <= self.request_threshold()
 
     def requested(self, now: float) -> None:
         """Record that a request was sent at ``now`` (the next chunk measures the latency)."""

@@ -250,3 +250,20 @@ def test_request_timing_and_timeout() -> None:
     assert ex.remaining() == 3 and ex.request_due(0.75)
     off = ChunkExecutor(ExecutorConfig())
     assert not off.request_due(0.0)  # disabled: never
+
+
+def test_remaining_counts_only_steps_still_due() -> None:
+    ex = make(request_at_remaining=3)
+    ex.add(ramp_chunk(0.0), now=0.3)  # steps 0..5 are past on arrival
+    assert ex.remaining() == 8 and ex.remaining(0.3) == 2
+    assert ex.request_due(0.3)  # so the next chunk is asked for at once, before any tick
+
+
+def test_a_clock_that_jumps_back_starts_afresh() -> None:
+    """Simulation time restarting at 0 (a new episode) must not reject every later chunk."""
+    ex = make()
+    ex.add(const_chunk(100.0, 0.2), 100.0)
+    assert ex.tick(100.0).kind == 'action'
+    assert ex.tick(1.0).kind == 'waiting' and ex.stats.clock_resets == 1
+    assert ex.add(const_chunk(1.0, 0.2), 1.0) == 'queued'  # not "out of order"
+    assert ex.tick(1.05).kind == 'action'

@@ -1,0 +1,320 @@
+"""The ``specprune_executor`` lifecycle node: one action per control tick from action chunks.
+
+Subscribes ``~/action_chunk`` (specprune_ros/ActionChunk, reliable; remap it to the policy's
+``/specprune_policy/action_chunk``). Publishes ``~/action`` (specprune_ros/Action) once per
+tick of ``control_rate`` on the node's clock (ROS time: with ``use_sim_time`` it follows
+/clock), optionally ``~/twist`` (geometry_msgs/TwistStamped, ``publish_twist``),
+``~/request`` (std_msgs/Empty: the next chunk is due; remap to the policy's ``~/request``) and
+``/diagnostics``. Serves ``~/enable`` (std_srvs/SetBool): nothing is published while disabled.
+
+The logic is :class:`specprune_ros.ros.executor.ChunkExecutor` (ROS-free); this node only
+converts messages and runs it from its single-threaded executor, so nothing here needs a lock.
+"""
+
+# Copyright 2026 The specprune_ros Authors
+# Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file except
+# in compliance with the License. You may obtain a copy of the License at
+# http://www.apache.org/licenses/LICENSE-2.0 Unless required by applicable law or agreed to in
+# writing, software distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the License for the specific
+# language governing permissions and limitations under the License.
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import TwistStamped
+import numpy as np
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile
+from std_msgs.msg import Empty
+from std_srvs.srv import SetBool
+
+from specprune_ros.ros.conversions import stamp_to_sec
+from specprune_ros.ros.executor import Chunk, ChunkError, ChunkExecutor, Tick
+from specprune_ros.ros.executor_config import executor_specs, ExecutorConfig
+from specprune_ros.ros.node_config import from_ros_value, to_ros_value
+from specprune_ros.ros.node_runner import run_node
+from specprune_ros.ros.ros_common import (
+    descriptor_for,
+    diagnostics_msg,
+    load_msg_module,
+    NodeLogging,
+)
+from specprune_ros.ros.sync import LogThrottle, WindowStats
+from specprune_ros.specprune.params import ConfigError
+
+SUCCESS = TransitionCallbackReturn.SUCCESS
+NODE_NAME = 'specprune_executor'
+_MSG = load_msg_module()
+
+
+def _time_msg(t: float) -> Time:
+    """builtin_interfaces/Time of ``t`` seconds."""
+    ns = round(t * 1e9)
+    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+class ExecutorNode(NodeLogging, LifecycleNode):
+    """Lifecycle node: configure creates the ports, activate starts the control tick."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Declare every parameter from the schema; raises ConfigError for bad overrides."""
+        super().__init__(NODE_NAME, **kwargs)
+        self.cfg = self._declare_parameters()
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.core = ChunkExecutor(self.cfg)
+        self.state_label, self.active = 'unconfigured', False
+        self.throttle = LogThrottle(2.0)
+        self.action_times = WindowStats(10.0)
+        self.rejected_chunks = 0
+        self.last_error, self.last_error_time = '', -1e9
+        self.last_tick: Tick | None = None
+        self.tick_count = 0
+        self.sub: Any = None
+        self.enable_srv: Any = None
+        self.action_pub = self.twist_pub = self.request_pub = self.timer = None
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.create_timer(self.cfg.diagnostics_period, self.publish_diagnostics)
+
+    # --- parameters -------------------------------------------------------------------------
+    def _declare_parameters(self) -> ExecutorConfig:
+        values = {}
+        for spec in executor_specs():
+            try:
+                param = self.declare_parameter(spec.name, to_ros_value(spec, spec.default),
+                                               descriptor_for(spec))
+            except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
+                raise ConfigError(f'parameter {spec.name}: {exc}') from exc
+            values[spec.name] = from_ros_value(spec, param.value)
+        return ExecutorConfig().replace(**values)
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        specs = {s.name: s for s in executor_specs()}
+        changes = {}
+        try:
+            for p in params:
+                if p.name in specs:  # (use_sim_time and the like are rclpy's)
+                    changes[p.name] = from_ros_value(specs[p.name], p.value)
+            if not changes:
+                return SetParametersResult(successful=True)
+            cfg = self.cfg.replace(**changes)
+            self.core.set_config(cfg)
+        except ConfigError as exc:
+            self.get_logger().warning(f'rejected parameters {sorted(changes)}: {exc}')
+            return SetParametersResult(successful=False, reason=str(exc))
+        self.cfg = cfg
+        self.get_logger().info(f'parameters set: {changes}')
+        return SetParametersResult(successful=True)
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def start(self, stop: threading.Event) -> None:
+        """:func:`run_node`'s start: configure and activate when ``autostart``."""
+        if self.cfg.autostart and self.trigger_configure() == SUCCESS and not stop.is_set():
+            self.trigger_activate()
+
+    def close(self) -> None:
+        """:func:`run_node`'s close: nothing runs outside the executor thread."""
+        self.active = False
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Create the subscription, publishers and the enable service."""
+        qos = QoSProfile(depth=10)
+        self.sub = self.create_subscription(_MSG.ActionChunk, '~/action_chunk', self._on_chunk,
+                                            qos)
+        self.enable_srv = self.create_service(SetBool, '~/enable', self._on_enable)
+        self.action_pub = self.create_lifecycle_publisher(_MSG.Action, '~/action', qos)
+        self.request_pub = self.create_lifecycle_publisher(Empty, '~/request', qos)
+        if self.cfg.publish_twist:
+            self.twist_pub = self.create_lifecycle_publisher(TwistStamped, '~/twist', qos)
+        self.state_label = 'inactive'
+        self.get_logger().info(f'configured: {self.cfg.control_rate:g} Hz, blend '
+                               f'{self.cfg.blend}, start_enabled {self.cfg.start_enabled}')
+        return SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Start the control tick; enabled as ``start_enabled`` says."""
+        self.core.set_enabled(self.cfg.start_enabled)
+        self.tick_count = 0
+        self.timer = self.create_timer(self.cfg.period, self._on_tick)
+        self.active, self.state_label = True, 'active'
+        self.get_logger().info('active: ' + ('enabled' if self.core.enabled else
+                                             'disabled until ~/enable is called with true'))
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop the tick; nothing is published while inactive."""
+        self._stop_tick()
+        self.state_label = 'inactive'
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Destroy the ports."""
+        self._stop_tick()
+        if self.sub is not None:
+            self.destroy_subscription(self.sub)
+        if self.enable_srv is not None:
+            self.destroy_service(self.enable_srv)
+        for pub in (self.action_pub, self.request_pub, self.twist_pub):
+            if pub is not None:
+                self.destroy_lifecycle_publisher(pub)
+        self.sub = self.enable_srv = self.action_pub = self.request_pub = self.twist_pub = None
+        self.state_label = 'unconfigured'
+        return SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Same as cleanup, from any state."""
+        self.on_cleanup(state)
+        self.state_label = 'finalized'
+        return SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Recover to unconfigured."""
+        return self.on_cleanup(state)
+
+    def _stop_tick(self) -> None:
+        self.active = False
+        self.core.set_enabled(False)
+        if self.timer is not None:
+            self.destroy_timer(self.timer)
+            self.timer = None
+
+    # --- callbacks --------------------------------------------------------------------------
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_chunk(self, msg: Any) -> None:
+        if not self.active:
+            return
+        now = self._now()
+        stamp = stamp_to_sec(msg.header.stamp)
+        try:
+            chunk = Chunk.from_flat(stamp, int(msg.horizon), int(msg.action_dim), msg.actions,
+                                    int(msg.step), msg.header.frame_id, msg.header.stamp)
+            result = self.core.add(chunk, now)
+        except ChunkError as exc:
+            self.rejected_chunks += 1
+            self.error('chunk', f'chunk rejected: {exc}')
+            return
+        if result == 'late':
+            self.throttle('late', f'chunk stamped {now - stamp:.3f} s ago arrived after all of '
+                          f'its {chunk.horizon} steps (latency, or clocks out of sync); '
+                          'skipped', self.log_warning)
+        elif result == 'out_of_order':
+            self.throttle('order', 'chunk not newer than the last one; ignored',
+                          self.log_warning)
+        self._maybe_request(now)  # e.g. a chunk that is short already: ask at once
+
+    def _maybe_request(self, now: float) -> None:
+        if self.core.request_due(now):
+            self.request_pub.publish(Empty())
+            self.core.requested(now)
+
+    def _on_tick(self) -> None:
+        if not self.active:
+            return
+        clock_now = self.get_clock().now()
+        now = clock_now.nanoseconds * 1e-9
+        tick = self.core.tick(now)
+        self.tick_count += 1
+        self.last_tick = tick
+        if tick.values is not None:
+            self._publish(tick, clock_now.to_msg())
+        if tick.kind in ('hold', 'idle', 'nonfinite'):
+            self.throttle(tick.kind, tick.reason + ('; publishing the zero-motion hold'
+                                                    if tick.hold else '; nothing published'),
+                          self.log_warning)
+        self._maybe_request(now)
+
+    def _publish(self, tick: Tick, stamp: Time) -> None:
+        values = np.asarray(tick.values, dtype=np.float32)
+        if not np.isfinite(values).all():  # ChunkExecutor never returns one; never send one
+            self.error('nonfinite', 'a non-finite action was not published')
+            return
+        msg = _MSG.Action()
+        msg.header.stamp = stamp
+        chunk = tick.chunk
+        msg.header.frame_id = self.cfg.frame_id or (chunk.frame_id if chunk else '')
+        msg.values = values.tolist()
+        if chunk is not None:
+            msg.chunk_stamp = chunk.source_stamp or _time_msg(chunk.stamp)
+            msg.chunk_step = chunk.step
+        msg.index, msg.blended, msg.skipped = int(tick.index), tick.blended, int(tick.skipped)
+        msg.hold, msg.limited, msg.tick = tick.hold, tick.limited, self.tick_count
+        self.action_pub.publish(msg)
+        self.action_times.add()
+        if self.twist_pub is not None and values.size >= 6:
+            twist = TwistStamped()
+            twist.header = msg.header
+            lin = values[0:3] * self.cfg.twist_linear_scale * self.cfg.control_rate
+            ang = values[3:6] * self.cfg.twist_angular_scale * self.cfg.control_rate
+            twist.twist.linear.x, twist.twist.linear.y, twist.twist.linear.z = map(float, lin)
+            twist.twist.angular.x, twist.twist.angular.y, twist.twist.angular.z = map(float, ang)
+            self.twist_pub.publish(twist)
+
+    def _on_enable(self, request: Any, response: Any) -> Any:
+        if not self.active:
+            response.success, response.message = False, f'not active ({self.state_label})'
+            return response
+        self.core.set_enabled(bool(request.data))
+        response.success = True
+        response.message = 'enabled' if request.data else 'disabled: nothing is published'
+        self.get_logger().info(f'~/enable: {response.message}')
+        return response
+
+    def error(self, key: str, text: str) -> None:
+        """Log ``text`` at error level, throttled per ``key``; /diagnostics reports it."""
+        self.last_error, self.last_error_time = text, time.monotonic()
+        self.throttle(key, text, self.log_error)
+
+    # --- diagnostics ------------------------------------------------------------------------
+    def diagnostics(self) -> tuple[str, str, dict[str, Any]]:
+        """(level, message, values) of the executor's state."""
+        s, core = self.core.stats, self.core
+        rate = self.action_times.summary()['rate_hz']
+        window = max(2.0, 2 * self.cfg.diagnostics_period)
+        recent = time.monotonic() - self.last_error_time < window
+        tick = self.last_tick
+        values: dict[str, Any] = {
+            'lifecycle_state': self.state_label, 'enabled': core.enabled, 'blend': self.cfg.blend,
+            'state': tick.kind if tick is not None else 'none', 'action_rate_hz': rate,
+            **{k: getattr(s, k) for k in vars(s)}, 'rejected_chunks': self.rejected_chunks,
+            'request_at_remaining': core.request_threshold(),
+            'latency_ms_max': 1e3 * max(core.rtts, default=0.0),
+            'latency_ms_last': 1e3 * (core.rtts[-1] if core.rtts else 0.0),
+            'last_error': self.last_error if recent else ''}
+        if not self.active:
+            return 'WARN', f'{self.state_label}: no actions published', values
+        if not core.enabled:
+            return 'WARN', 'disabled: call ~/enable (std_srvs/SetBool) with data: true', values
+        if recent and self.last_error:
+            return 'ERROR', self.last_error, values
+        if tick is not None and tick.kind in ('hold', 'nonfinite'):
+            return 'ERROR', tick.reason, values
+        if tick is not None and tick.kind in ('waiting', 'idle'):
+            return 'WARN', tick.reason, values
+        return 'OK', f'{rate:.1f} actions/s', values
+
+    def publish_diagnostics(self) -> None:
+        """Timer callback: one DiagnosticStatus on /diagnostics."""
+        level, message, values = self.diagnostics()
+        self.diag_pub.publish(diagnostics_msg(self.get_clock().now().to_msg(),
+                                              self.get_fully_qualified_name(), level, message,
+                                              values))
+
+
+def main(args: list[str] | None = None, fast_exit: bool = True) -> int:
+    """Run the node until SIGINT/SIGTERM; returns the exit code (see :func:`run_node`)."""
+    return run_node(ExecutorNode, NODE_NAME, args, fast_exit)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,10 +1,14 @@
 """The ROS 2 shell: nodes and ROS tools, thin layers that convert messages and call the core.
 
-Holds the ``specprune_policy`` node (``node``, its I/O half ``node_io`` and its parameters
-``node_config``), message conversions (``conversions``), input sync and watchdog plumbing
-(``sync``), signal handling (``signals``), the replay tool (``replay``, ``replay_sources``) and
-the ROS demo (``ros_demo``). Pure helpers used by the nodes (``conversions``, ``node_config``,
-``sync``, ``signals``, ``replay_sources``) import no rclpy, as in nav2, and are tested without it.
+Holds the ``specprune_policy`` node (``node``, its I/O half ``node_io``, its parameters
+``node_config`` and its inference ``trigger``), the ``specprune_executor`` node
+(``executor_node`` around the ROS-free ``executor`` and its schema ``executor_config``), what
+both share (``node_runner``, ``ros_common``, ``launch_args`` for the launch files), message
+conversions (``conversions``), input sync and watchdog plumbing (``sync``), signal handling
+(``signals``), the replay tool (``replay``, ``replay_sources``) and the ROS demo
+(``ros_demo``). Pure helpers used by the nodes (``conversions``, ``node_config``, ``sync``,
+``signals``, ``replay_sources``, ``executor``, ``executor_config``, ``trigger``,
+``launch_args``) import no rclpy, as in nav2, and are tested without it.
 
 May import: everything of ours (``errors``, ``vla``, ``specprune``, ``sim``, ``tools``). The only
 subpackage that may import rclpy.

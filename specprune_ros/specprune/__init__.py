@@ -4,7 +4,8 @@ Holds the one parameter schema (``params``), the task-attention scorer (``scorer
 in-step pruner with V_global ∪ V_dynamic ∪ V_local and the layer-level S_i pruning
 (``pruner``), frame comparison for V_dynamic (``frames``), the action-aware controller
 (``controller``), the engine that ties them to a policy (``engine``), FLOPs (``flops``) and
-the kept-tokens debug image (``debug_image``).
+the kept-tokens debug image (``debug_image``), and the same-budget baselines random,
+frame_diff and attention_only (``baselines``).
 
 May import: ``specprune_ros.errors`` and ``specprune_ros.vla``; never rclpy.
 """

@@ -1,8 +1,10 @@
 """ROS-free tools: the benchmark, the ROS-free demo, synthetic sequences and the fixture.
 
 Holds ``specprune-bench`` (``bench``), ``specprune-demo`` (``cli``), the synthetic moving
-sequence built from the real LIBERO frame (``sequence``), the fixture loader (``fixtures``) and
-the comparison with OpenVLA-OFT's own output (``oft_check``).
+sequence built from the real LIBERO frame (``sequence``), the fixture loader (``fixtures``),
+the comparison with OpenVLA-OFT's own output (``oft_check``) and ``specprune-eval``, the
+closed-loop LIBERO evaluation (``eval`` and its ``eval_*`` modules: protocol, configs, runner,
+stats, report, video, replay).
 
 May import: ``specprune_ros.errors``, ``specprune_ros.vla``, ``specprune_ros.specprune`` and
 ``specprune_ros.sim``; never ``specprune_ros.ros`` or rclpy.

@@ -149,6 +149,7 @@ class ChunkExecutor:
         self._request_time: float | None = None
         self._last_tick = -math.inf
         self.rtts: deque[float] = deque(maxlen=RTT_WINDOW)
+        self.ages: deque[float] = deque(maxlen=RTT_WINDOW)  # chunk age (now - stamp) on arrival
 
     # --- inputs -------------------------------------------------------------------------------
     def set_enabled(self, on: bool) -> None:
@@ -176,6 +177,7 @@ class ChunkExecutor:
         if self._request_time is not None:
             self.rtts.append(max(0.0, now - self._request_time))
             self._request_time = None
+        self.ages.append(now - chunk.stamp)
         if chunk.stamp <= self._last_stamp:
             self.stats.out_of_order += 1
             return 'out_of_order'

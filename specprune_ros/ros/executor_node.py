@@ -290,6 +290,8 @@ class ExecutorNode(NodeLogging, LifecycleNode):
             'request_at_remaining': core.request_threshold(),
             'latency_ms_max': 1e3 * max(core.rtts, default=0.0),
             'latency_ms_last': 1e3 * (core.rtts[-1] if core.rtts else 0.0),
+            'chunk_age_ms_max': 1e3 * max(core.ages, default=0.0),
+            'chunk_age_ms_last': 1e3 * (core.ages[-1] if core.ages else 0.0),
             'last_error': self.last_error if recent else ''}
         if not self.active:
             return 'WARN', f'{self.state_label}: no actions published', values

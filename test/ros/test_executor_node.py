@@ -252,8 +252,9 @@ def test_pipelined_with_the_policy_node_has_no_idle_ticks(
     idle = int(after['idle_ticks']) - int(before['idle_ticks'])
     hold = int(after['hold_ticks']) - int(before['hold_ticks'])
     print(f'pipelined 8 s: {len(got)} actions, {chunks} chunks, idle ticks {idle}, hold {hold}, '
-          f'request_at_remaining {after["request_at_remaining"]}, latency max '
-          f'{after["latency_ms_max"]} ms')
+          f'{int(after["requests"]) - int(before["requests"])} requests, request_at_remaining '
+          f'{after["request_at_remaining"]}, latency max {after["latency_ms_max"]} ms, chunk '
+          f'age on arrival max {after["chunk_age_ms_max"]} ms')
     assert idle == 0 and hold == 0, (before, after)
     assert abs(len(got) - 160) <= 16, len(got)  # 20 Hz
     assert 0 < chunks < int(after['requests']) - int(before['requests']) + 3  # one per request

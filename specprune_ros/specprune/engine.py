@@ -173,8 +173,9 @@ class SpecPruneEngine:
         t3 = time.perf_counter()
         record = pruner.host_record()  # the report's one device-to-host copy
         if not record.ok:
-            raise RuntimeError('a pruned step looked up a text token that was not kept; '
-                               'its actions are discarded')
+            raise RuntimeError('a pruned step lost a token it must keep (a text row, or a '
+                               'V_retain token beyond the static capacity); its actions are '
+                               'discarded')
         self._global_scores = pruner.importance.clone()  # stays on the device
         self.controller.update_command(actions[0])  # fall-back speed for the next step
         self._fill(report, cfg, ctrl, pruner, record, step.reference_offset)

@@ -99,7 +99,7 @@ class PrunerRecord:
     v_retain: np.ndarray  # all visual indices when there was no static cut
     tokens_per_layer: list[int]  # real tokens entering each layer
     visual_per_layer: list[int]
-    ok: bool  # every row look-up of the step found its token
+    ok: bool  # every row look-up found its token and the static cut held all of V_retain
 
 
 @dataclass
@@ -133,7 +133,9 @@ class StepPruner:
         self.task_pos = lay.indices(lay.task, self.device)
         self.v_start = lay.visual.start  # rows before the visual block: BOS, never pruned
         self.n_always = lay.total - lay.num_visual
-        self._bound = static_bound(cfg, self.k_base, lay.num_visual)
+        sizes = [None if v.dtype == torch.bool else v.numel()
+                 for v in (self.v_global, self.v_dynamic)]  # index sets: sizes known
+        self._bound = static_bound(cfg, self.k_base, lay.num_visual, *sizes)
         self.caps = self._capacities(None if self.plan.reads_count else self._bound)
         self._extra: dict[str, torch.Tensor] = {}
         self._record: PrunerRecord | None = None
@@ -259,6 +261,7 @@ class StepPruner:
         retain = ex['v_retain']
         order = torch.argsort((~retain).to(torch.int32), stable=True)  # retained first
         chosen = order[:cap].sort().values  # V_retain (+ padding), visual indices
+        ex['ok'] = ex['ok'] & (ex['retain_count'] <= cap)  # the capacity holds V_retain
         if self.plan.padded:
             alive = torch.ones(lay.total, dtype=torch.bool, device=self.device)
             alive[lay.visual] = retain

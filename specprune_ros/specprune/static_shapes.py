@@ -93,11 +93,17 @@ class ShapePlan:
         return self.round_up(count, limit)
 
 
-def static_bound(cfg: SpecPruneConfig, k_base: int, num_visual: int) -> int:
-    """Upper bound of ``|V_global ∪ V_dynamic ∪ V_local|`` known before the step runs."""
+def static_bound(cfg: SpecPruneConfig, k_base: int, num_visual: int,
+                 n_global: int | None = None, n_dynamic: int | None = None) -> int:
+    """Upper bound of ``|V_global ∪ V_dynamic ∪ V_local|`` known before the step runs.
+
+    ``n_global``/``n_dynamic``: the sizes of those sets where the host knows them (else K_G
+    and K_D, the most the engine selects).
+    """
     local = cfg.static_layer * min(k_base, num_visual) if cfg.use_local else 0
-    bound = (cfg.k_global if cfg.use_global else 0) + (
-        cfg.k_dynamic if cfg.use_dynamic else 0) + local
+    g = cfg.k_global if n_global is None else n_global
+    d = cfg.k_dynamic if n_dynamic is None else n_dynamic
+    bound = (g if cfg.use_global else 0) + (d if cfg.use_dynamic else 0) + local
     return min(num_visual, bound)
 
 

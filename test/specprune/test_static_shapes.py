@@ -167,3 +167,20 @@ def test_padded_engine_steps_equal_the_exact_steps(tiny_policy, sequence, exact_
         visual_rows = rb.rows_per_layer[2] - (rb.tokens_total - rb.visual_tokens)
         assert visual_rows % 32 == 0 or visual_rows == rb.visual_tokens
     assert padding > 0
+
+
+def test_a_static_capacity_too_small_for_v_retain_is_flagged(tiny_policy):
+    model, n = tiny_policy.model, 512
+    llm = model.llm.config
+    hd = llm.hidden_size // llm.num_attention_heads
+    cfg = SpecPruneConfig(k_global=8, k_dynamic=8)
+    too_many = torch.zeros(n, dtype=torch.bool)
+    too_many[:100] = True  # a mask the host cannot count: 100 tokens where K_G promises 8
+    emb = torch.randn(1, LAYOUT.total, llm.hidden_size, generator=torch.Generator().manual_seed(2))
+    for plan, ok in [(ShapePlan(sync_free=True), False), (ShapePlan(), True)]:
+        pruner = StepPruner(cfg, LAYOUT, llm.num_hidden_layers, AttentionShape(
+            llm.num_attention_heads, llm.num_key_value_heads, hd ** -0.5), 24, too_many,
+            torch.zeros(0, dtype=torch.long), torch.device('cpu'), plan)
+        with torch.no_grad():
+            model.run_llm(emb, pruner)
+        assert pruner.host_record().ok is ok

@@ -34,7 +34,7 @@ import os
 from pathlib import Path
 import sys
 
-from specprune_ros.errors import SpecPruneError
+from specprune_ros.errors import InputError, SpecPruneError
 from specprune_ros.sim.config import MAX_STEPS
 from specprune_ros.tools.eval_configs import DEFAULT_CONFIGS, NAMES
 from specprune_ros.vla.config import PRESETS
@@ -103,7 +103,7 @@ def _model_spec(args: argparse.Namespace) -> dict[str, object]:
 def _run(args: argparse.Namespace) -> int:
     from specprune_ros.sim.env import task_info
     from specprune_ros.tools.eval_configs import parse_configs
-    from specprune_ros.tools.eval_protocol import episode_plan, parse_tasks
+    from specprune_ros.tools.eval_protocol import episode_plan, parse_tasks, sim_config
     from specprune_ros.tools.eval_report import overall_table, write_report
     from specprune_ros.tools.eval_runner import run_eval, RunSpec
 
@@ -111,6 +111,9 @@ def _run(args: argparse.Namespace) -> int:
     tasks = parse_tasks(args.tasks)
     n_init = min(task_info(args.suite, t).n_init_states for t in tasks)
     keys = episode_plan(tasks, args.trials, args.seed, n_init)
+    sim_config(args.suite, keys[0], args.max_steps, args.render_size)  # validates the sizes
+    if args.open_loop_steps < 1 or args.video < 0:
+        raise InputError('--open-loop-steps must be >= 1 and --video >= 0')
     spec = RunSpec(suite=args.suite, tasks=tuple(tasks), trials=args.trials,
                    configs=tuple(''.join(t.split()) for t in args.configs),  # user order
                    model=_model_spec(args),
@@ -176,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.replay:
             return _replay(args)
         return _run(args)
-    except (SpecPruneError, ValueError, FileNotFoundError) as exc:
+    except (SpecPruneError, ValueError, OSError) as exc:
         print(f'specprune-eval: error: {exc}', file=sys.stderr)
         return 2
 

@@ -240,9 +240,18 @@ def run_replay(policy: VLAPolicy, configs: Sequence[EvalConfig], steps: Sequence
     return list(out.values())
 
 
-def format_fidelity(results: Sequence[Fidelity], source: str, total_visual: int) -> str:
-    """The printed deviation report."""
-    lines = [f'offline fidelity on {source}: pruned vs plain, every recorded step']
+def format_fidelity(results: Sequence[Fidelity], source: str, total_visual: int,
+                    max_rows: int = 40) -> str:
+    """The printed deviation report: per step (first ``max_rows``), then per configuration."""
+    lines = [f'offline fidelity on {source}: pruned vs plain, every recorded step',
+             '\nper step: mode, visual kept, mean L1 over dims (normalised), gripper rows '
+             'that differ', '  step ' + ' | '.join(f'{f.label:>28}' for f in results)]
+    for i in range(min(max_rows, len(results[0].mode)) if results else 0):
+        lines.append(f'  {i:>4} ' + ' | '.join(
+            f'{f.mode[i]:>14} {f.visual_kept[i]:>3} {float(np.mean(f.l1_norm[i])):.4f} '
+            f'{int(f.gripper_differs[i].sum())}' for f in results))
+    if results and len(results[0].mode) > max_rows:
+        lines.append(f'  ... {len(results[0].mode) - max_rows} more steps in replay.json')
     dims = ' '.join(f'{d:>8}' for d in DIMS)
     for f in results:
         s = f.summary()

@@ -28,6 +28,7 @@ import logging
 import multiprocessing as mp
 import os
 from pathlib import Path
+import queue
 import traceback
 from typing import Any
 
@@ -289,7 +290,13 @@ def run_units(spec: RunSpec, units: list[Unit], on_record: Callable[[dict[str, A
     try:
         running = n
         while running:
-            kind, payload = results.get()
+            try:
+                kind, payload = results.get(timeout=5.0)
+            except queue.Empty:
+                dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+                if dead:
+                    raise RuntimeError(f'a worker process died (exit codes {dead})') from None
+                continue
             if kind == 'episode':
                 on_record(payload)
             elif kind == 'done':

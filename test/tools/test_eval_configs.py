@@ -92,6 +92,16 @@ def test_runners(tiny_policy) -> None:
     assert BASELINES == baselines.BASELINES
 
 
+@pytest.mark.parametrize('argv, message', [
+    (['--configs', 'fastv'], 'unknown configuration'),
+    (['--configs', 'unpruned', 'random'], 'budget=match needs'),
+    (['--replay', '/nonexistent/bag', '--configs', 'specprune'], 'does not exist')])
+def test_cli_bad_input(argv, message, capsys) -> None:
+    from specprune_ros.tools.eval import main
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_help_starts_nothing() -> None:
     code = ('import sys\nfrom specprune_ros.tools.eval import main\n'
             'try:\n    main(["--help"])\nexcept SystemExit:\n    pass\n'

@@ -46,6 +46,16 @@ def _lines(out: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines()] if path.is_file() else []
 
 
+@pytest.mark.parametrize('argv, message', [
+    (['--tasks', '12'], 'has tasks 0..9'), (['--trials', '51'], 'trials must be in 1..50'),
+    (['--max-steps', '0'], 'max_steps must be'), (['--open-loop-steps', '0'], 'open-loop')])
+def test_bad_run_arguments(argv, message, tmp_path: Path, capsys) -> None:
+    assert main(['--suite', 'libero_spatial', '--tasks', '0', '--trials', '1', '--out',
+                 str(tmp_path), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / 'episodes.jsonl').exists()
+
+
 def test_paired_run_killed_resumed_and_reported(tmp_path: Path, capsys) -> None:
     out = tmp_path / 'run'
     env = {**os.environ, 'MUJOCO_GL': 'egl', 'PYTHONUNBUFFERED': '1'}

@@ -41,9 +41,11 @@ setup(
         'specprune-demo = specprune_ros.tools.cli:main',
         'specprune-bench = specprune_ros.tools.bench:main',
         'specprune-eval = specprune_ros.tools.eval:main',
+        'specprune-train = specprune_ros.tools.train:main',
         'specprune-replay = specprune_ros.ros.replay:main',
         'specprune_policy = specprune_ros.ros.entry_points:policy',
         'specprune_executor = specprune_ros.ros.entry_points:executor',
+        'specprune_sim = specprune_ros.ros.entry_points:sim',
         'specprune-ros-demo = specprune_ros.ros.ros_demo:main',
     ]},
 )

@@ -37,6 +37,15 @@ Subscribes ~/action_chunk (specprune_ros/ActionChunk; remap it to the policy's);
 clamped; nothing moves until enabled (start_enabled)."""
 EXECUTOR_EXAMPLE = ('specprune_executor --ros-args -r ~/action_chunk:=/specprune_policy/'
                     'action_chunk -r ~/request:=/specprune_policy/request -p blend:=crossfade')
+SIM_SUMMARY = """\
+The specprune_sim lifecycle node: the LIBERO benchmark (MuJoCo, offscreen EGL rendering) as a
+robot. Publishes ~/third_person/image_raw, ~/wrist/image_raw (sensor_msgs/Image rgb8, the
+OpenVLA-OFT policy view), ~/ee_state (PoseStamped), ~/ee_twist (TwistStamped, measured),
+~/gripper_state (JointState), ~/instruction (String, transient local), ~/episode (String, JSON
+status) and, with real_time:=false, /clock; executes ~/action (specprune_ros/Action) or, with
+action_source:=chunk, the first steps of each ~/action_chunk (asking on ~/request)."""
+SIM_EXAMPLE = ('specprune_sim --ros-args -p task_id:=0 -p init_state:=0 -p episodes:=1 '
+               '-r ~/action:=/specprune_executor/action')
 
 
 def help_requested(argv: Sequence[str]) -> bool:
@@ -86,5 +95,18 @@ def executor(argv: Sequence[str] | None = None) -> int:
                         EXECUTOR_EXAMPLE))
         return 0
     from specprune_ros.ros.executor_node import main
+
+    return main(None if argv is None else [sys.argv[0], *args])
+
+
+def sim(argv: Sequence[str] | None = None) -> int:
+    """``specprune_sim``: the LIBERO bridge node (``--help`` lists its parameters)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if help_requested(args):
+        from specprune_ros.ros.sim_config import sim_specs
+
+        print(node_help('specprune_sim', SIM_SUMMARY, sim_specs(), SIM_EXAMPLE))
+        return 0
+    from specprune_ros.ros.sim_node import main
 
     return main(None if argv is None else [sys.argv[0], *args])

@@ -1,0 +1,248 @@
+"""The ``specprune_sim`` lifecycle node: the LIBERO benchmark as a ROS 2 robot.
+
+Publishes (relative to the node): ``~/third_person/image_raw`` and ``~/wrist/image_raw``
+(sensor_msgs/Image rgb8, the policy view: LIBERO's renders rotated 180° as OpenVLA-OFT feeds
+them), ``~/ee_state`` (geometry_msgs/PoseStamped: the grip site position and robosuite's hand
+quaternion, exactly what LIBERO's proprio is made of), ``~/ee_twist`` (TwistStamped: the
+simulator's MEASURED grip-site velocity, world axes, m/s and rad/s), ``~/gripper_state``
+(sensor_msgs/JointState: the two finger positions), ``~/instruction`` (std_msgs/String,
+transient local), ``~/episode`` (std_msgs/String, JSON: episode, task, init state, step,
+success, done, state) and, with simulated time, ``/clock``. Executes ``~/action``
+(specprune_ros/Action, the executor's) or, with ``action_source:=chunk``, the first steps of
+each ``~/action_chunk`` (specprune_ros/ActionChunk), asking for the next one on ``~/request``.
+
+Timing (``real_time``): false (default) publishes /clock; simulated time advances 0.05 s per
+step and each step waits for the action of its tick, so the loop runs as fast as the simulator,
+the policy and the executor allow (faster or slower than real time). True steps on the wall
+clock at ``control_rate`` and executes the newest action. Images are rendered only at the steps
+that publish them (``image_every``); every message of a step has the step's stamp.
+
+The simulator runs on its own thread (LIBERO, MuJoCo and the EGL context are used from that
+thread only); the subscriptions only hand messages to an :class:`ActionInbox`.
+"""
+
+# Copyright 2026 The specprune_ros Authors
+# Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file except
+# in compliance with the License. You may obtain a copy of the License at
+# http://www.apache.org/licenses/LICENSE-2.0 Unless required by applicable law or agreed to in
+# writing, software distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the License for the specific
+# language governing permissions and limitations under the License.
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+from std_msgs.msg import Empty, String
+
+from specprune_ros.errors import InputError
+from specprune_ros.ros.conversions import stamp_to_sec
+from specprune_ros.ros.node_config import from_ros_value, to_ros_value
+from specprune_ros.ros.node_runner import run_node
+from specprune_ros.ros.ros_common import descriptor_for, load_msg_module, NodeLogging
+from specprune_ros.ros.sim_actions import ActionInbox
+from specprune_ros.ros.sim_config import sim_specs, SimNodeConfig
+from specprune_ros.ros.sim_loop import SimLoop, SimPorts
+from specprune_ros.ros.sync import LogThrottle
+from specprune_ros.specprune.params import ConfigError
+
+SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+NODE_NAME = 'specprune_sim'
+_MSG = load_msg_module()
+
+
+class SimNode(NodeLogging, LifecycleNode):
+    """Lifecycle node: configure builds the LIBERO task, activate starts the episodes."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Declare every parameter from the schema; raises ConfigError for bad overrides."""
+        super().__init__(NODE_NAME, **kwargs)
+        self.cfg = self._declare_parameters()
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.throttle = LogThrottle(2.0)
+        self.inbox = ActionInbox(self.cfg.action_source, self.cfg.chunk_steps,
+                                 self.cfg.gripper_mode)
+        self.env: Any = None
+        self.loop: SimLoop | None = None
+        self.ports: SimPorts | None = None
+        self.subs: list[Any] = []
+        self.rejected = 0
+        self.state_label = 'unconfigured'
+
+    # --- parameters -------------------------------------------------------------------------
+    def _declare_parameters(self) -> SimNodeConfig:
+        values = {}
+        for spec in sim_specs():
+            try:
+                param = self.declare_parameter(spec.name, to_ros_value(spec, spec.default),
+                                               descriptor_for(spec))
+            except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
+                raise ConfigError(f'parameter {spec.name}: {exc}') from exc
+            values[spec.name] = from_ros_value(spec, param.value)
+        return SimNodeConfig().replace(**values)
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        specs = {s.name: s for s in sim_specs()}
+        changes = {}
+        try:
+            for p in params:
+                if p.name in specs:  # (use_sim_time and the like are rclpy's)
+                    changes[p.name] = from_ros_value(specs[p.name], p.value)
+            if not changes:
+                return SetParametersResult(successful=True)
+            cfg = self.cfg.replace(**changes)
+        except ConfigError as exc:
+            self.get_logger().warning(f'rejected parameters {sorted(changes)}: {exc}')
+            return SetParametersResult(successful=False, reason=str(exc))
+        self.cfg = cfg
+        self.inbox.chunk_steps, self.inbox.gripper_mode = cfg.chunk_steps, cfg.gripper_mode
+        if self.loop is not None:
+            self.loop.cfg = cfg  # image_every, action_timeout, start_on_action: next step
+        self.get_logger().info(f'parameters set: {changes}')
+        return SetParametersResult(successful=True)
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def start(self, stop: threading.Event) -> None:
+        """:func:`run_node`'s start: configure and activate when ``autostart``."""
+        if self.cfg.autostart and self.trigger_configure() == SUCCESS and not stop.is_set():
+            self.trigger_activate()
+
+    def close(self) -> None:
+        """:func:`run_node`'s close: stop the simulation thread, then free the simulator."""
+        if self.loop is not None and not self.loop.stop(timeout=5.0):
+            self.get_logger().warning('the simulation thread is still in a step; not freeing '
+                                      'the simulator (the process ends anyway)')
+            return
+        if self.env is not None:
+            self.env.close()
+            self.env = None
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Build the LIBERO task (several seconds) and create the ports."""
+        from specprune_ros.sim import libero_missing, LiberoEnv, SimError
+
+        cfg, t0 = self.cfg, time.perf_counter()
+        missing = libero_missing()
+        if missing:
+            self.get_logger().error(f'cannot simulate: {missing}')
+            return FAILURE
+        try:
+            self.env = LiberoEnv.from_config(cfg.sim_config(cfg.init_state))
+        except (SimError, InputError, ValueError) as exc:
+            self.get_logger().error(f'configure failed: {type(exc).__name__}: {exc}')
+            return FAILURE
+        self.ports = self._create_ports()
+        self.loop = SimLoop(self.env, self.inbox, self.ports, cfg, self.get_clock(),
+                            self.get_logger())
+        self.state_label = 'inactive'
+        mode = ('real time' if cfg.real_time else 'simulated time on /clock (run the other '
+                'nodes with use_sim_time:=true)')
+        self.get_logger().info(
+            f'configured in {time.perf_counter() - t0:.1f} s: {cfg.suite} task {cfg.task_id} '
+            f'({self.env.task.name}), {self.env.n_init_states} initial states, {mode}; '
+            f'actions from ~/{cfg.action_source}; instruction {self.env.instruction!r}')
+        return SUCCESS
+
+    def _create_ports(self) -> SimPorts:
+        qos = QoSProfile(depth=10)
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        status = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                            durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        from geometry_msgs.msg import PoseStamped, TwistStamped
+        from sensor_msgs.msg import Image, JointState
+
+        pub = self.create_lifecycle_publisher
+        ports = SimPorts(
+            third_person=pub(Image, '~/third_person/image_raw', QoSProfile(depth=5)),
+            wrist=pub(Image, '~/wrist/image_raw', QoSProfile(depth=5)),
+            ee_state=pub(PoseStamped, '~/ee_state', qos),
+            ee_twist=pub(TwistStamped, '~/ee_twist', qos),
+            gripper=pub(JointState, '~/gripper_state', qos),
+            instruction=pub(String, '~/instruction', latched),
+            episode=pub(String, '~/episode', status),
+            request=pub(Empty, '~/request', qos),
+            clock=None if self.cfg.real_time else pub(Clock, '/clock', qos))
+        if self.cfg.action_source == 'action':
+            self.subs.append(self.create_subscription(_MSG.Action, '~/action', self._on_action,
+                                                      QoSProfile(depth=10)))
+        else:
+            self.subs.append(self.create_subscription(_MSG.ActionChunk, '~/action_chunk',
+                                                      self._on_chunk, QoSProfile(depth=10)))
+        return ports
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Publish the instruction and start the episodes on the simulation thread."""
+        result = super().on_activate(state)
+        self.ports.instruction.publish(String(data=self.env.instruction))
+        self.inbox.clear()
+        self.loop.start()
+        self.state_label = 'active'
+        self.get_logger().info(f'active: {self.cfg.episodes or "endless"} episode(s) from '
+                               f'init state {self.cfg.init_state}')
+        return result
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop the episodes (the current one is abandoned)."""
+        self.loop.stop(timeout=5.0)
+        self.state_label = 'inactive'
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Destroy the ports and the simulator."""
+        self.close()
+        for sub in self.subs:
+            self.destroy_subscription(sub)
+        self.subs = []
+        if self.ports is not None:
+            for pub in self.ports.publishers():
+                self.destroy_lifecycle_publisher(pub)
+        self.ports = self.loop = None
+        self.state_label = 'unconfigured'
+        return SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Same as cleanup, from any state."""
+        self.on_cleanup(state)
+        self.state_label = 'finalized'
+        return SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Recover to unconfigured."""
+        return self.on_cleanup(state)
+
+    # --- subscriptions (executor thread) ---------------------------------------------------------
+    def _reject(self, text: str) -> None:
+        self.rejected += 1
+        self.throttle('reject', f'{text} (rejected so far: {self.rejected})', self.log_error)
+
+    def _on_action(self, msg: Any) -> None:
+        try:
+            self.inbox.put_action(stamp_to_sec(msg.header.stamp), msg.values, bool(msg.hold))
+        except InputError as exc:
+            self._reject(str(exc))
+
+    def _on_chunk(self, msg: Any) -> None:
+        try:
+            self.inbox.put_chunk(stamp_to_sec(msg.header.stamp), int(msg.horizon),
+                                 int(msg.action_dim), msg.actions)
+        except InputError as exc:
+            self._reject(str(exc))
+
+
+def main(args: list[str] | None = None, fast_exit: bool = True) -> int:
+    """Run the node until SIGINT/SIGTERM; returns the exit code (see :func:`run_node`)."""
+    return run_node(SimNode, NODE_NAME, args, fast_exit)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -80,7 +80,7 @@ class SimPeer:
 
     @staticmethod
     def stamp(msg: Any) -> float:
-        """A message's header stamp (s)."""
+        """The header stamp of ``msg`` (s)."""
         return round(stamp_to_sec(msg.header.stamp), 6)
 
     def clock_values(self) -> list[float]:

@@ -1,4 +1,4 @@
-"""Text tokenizers: a byte-level one for the built-in models, a wrapper for HF tokenizers."""
+"""Text tokenizers: byte-level and word-level ones for the built-in models, a wrapper for HF."""
 
 # Copyright 2026 The specprune_ros Authors
 # Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file except
@@ -10,7 +10,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+import re
 from typing import Any, Protocol
+
+from specprune_ros.errors import ModelConfigError
 
 
 class TextTokenizer(Protocol):
@@ -41,6 +45,66 @@ class ByteTokenizer:
                 ids.append(byte + self.offset)
                 spans.append((pos, pos + 1))
         return ids, spans
+
+
+class WordTokenizer:
+    r"""Word-level tokenizer over a fixed vocabulary (the prompts of a training set).
+
+    A token is a run of word characters or one punctuation mark (regex ``\w+|[^\w\s]``);
+    whitespace separates tokens and is not a token. Ids 0/1/2/3 are pad/BOS/EOS/unknown, word
+    ``vocab[i]`` is id i + 4. OFT's LIBERO prompt is about 25 tokens this way (~130 bytes).
+    """
+
+    pad_id = 0
+    bos_id = 1
+    eos_id = 2
+    unk_id = 3
+    offset = 4
+    _TOKEN = re.compile(r'\w+|[^\w\s]')
+
+    def __init__(self, vocab: Iterable[str]) -> None:
+        self.vocab = tuple(vocab)
+        bad = [w for w in self.vocab if not isinstance(w, str)
+               or [m.group() for m in self._TOKEN.finditer(w)] != [w]]
+        if bad:
+            raise ModelConfigError(f'word vocabulary entries must each be one token, got '
+                                   f'{bad[:5]}')
+        if len(set(self.vocab)) != len(self.vocab):
+            raise ModelConfigError('word vocabulary has duplicate entries')
+        self._ids = {w: i + self.offset for i, w in enumerate(self.vocab)}
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of ids (special ids included)."""
+        return self.offset + len(self.vocab)
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str]) -> 'WordTokenizer':
+        """The vocabulary of ``texts``, sorted (so equal sets of texts give equal ids)."""
+        return cls(sorted({m.group() for t in texts for m in cls._TOKEN.finditer(t)}))
+
+    def unknown(self, text: str) -> list[str]:
+        """Tokens of ``text`` that are not in the vocabulary (they encode as ``unk_id``)."""
+        return [m.group() for m in self._TOKEN.finditer(text) if m.group() not in self._ids]
+
+    def encode(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Token ids and each token's [start, end) character span; unknown words → unk_id."""
+        found = list(self._TOKEN.finditer(text))
+        return ([self._ids.get(m.group(), self.unk_id) for m in found],
+                [m.span() for m in found])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description (saved with a model)."""
+        return {'type': 'word', 'vocab': list(self.vocab)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> 'WordTokenizer':
+        """Inverse of :meth:`to_dict`; a malformed entry raises ModelConfigError."""
+        if not isinstance(data, dict) or data.get('type') != 'word' or not isinstance(
+                data.get('vocab'), list):
+            raise ModelConfigError(f'expected {{"type": "word", "vocab": [...]}}, got '
+                                   f'{str(data)[:80]}')
+        return cls(data['vocab'])
 
 
 class HFTokenizer:

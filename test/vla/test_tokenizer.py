@@ -19,7 +19,8 @@ import pytest
 from tokenizers import models, pre_tokenizers, processors, Tokenizer
 from transformers import PreTrainedTokenizerFast
 
-from specprune_ros.vla.tokenizer import ByteTokenizer, HFTokenizer, oft_prompt
+from specprune_ros.errors import ModelConfigError
+from specprune_ros.vla.tokenizer import ByteTokenizer, HFTokenizer, oft_prompt, WordTokenizer
 
 HEAD = 'In: What action should the robot take to '
 SPACE = '\u2581'  # Llama's '▁'
@@ -205,3 +206,58 @@ def test_hf_without_a_space_token_appends_nothing() -> None:
     assert ids == [3, 4, 5]
     assert spans == [(0, 4), (5, 8), (9, 15)]
     assert tok.encode('open a drawer')[0] == [3, 0, 5]  # unknown words stay unk, nothing added
+
+
+# --- WordTokenizer -----------------------------------------------------------------------------
+
+LIBERO_SPATIAL = [
+    'pick up the black bowl between the plate and the ramekin and place it on the plate',
+    'pick up the black bowl next to the ramekin and place it on the plate',
+    'pick up the black bowl on the wooden cabinet and place it on the plate',
+]
+
+
+@pytest.fixture(scope='module')
+def word() -> WordTokenizer:
+    """A word tokenizer over the OFT prompts of three LIBERO-Spatial tasks."""
+    return WordTokenizer.from_texts(oft_prompt(i)[0] for i in LIBERO_SPATIAL)
+
+
+def test_word_tokenizer_ids_and_spans(word: WordTokenizer) -> None:
+    assert (word.pad_id, word.bos_id, word.eos_id, word.unk_id, word.offset) == (0, 1, 2, 3, 4)
+    assert word.vocab == tuple(sorted(word.vocab)) and word.vocab_size == 4 + len(word.vocab)
+    prompt, _ = oft_prompt(LIBERO_SPATIAL[0])
+    ids, spans = word.encode(prompt)
+    assert [prompt[s:e] for s, e in spans] == prompt.replace('?', ' ?').replace(':', ' :').split()
+    assert [word.vocab[i - word.offset] for i in ids] == [prompt[s:e] for s, e in spans]
+    assert len(ids) == 29 and len(ByteTokenizer().encode(prompt)[0]) == len(prompt) == 129
+    assert word.encode('') == ([], [])
+
+
+@pytest.mark.parametrize('instruction', LIBERO_SPATIAL)
+def test_word_tokenizer_task_tokens_are_exactly_the_task(word: WordTokenizer,
+                                                         instruction: str) -> None:
+    prompt, (c0, c1) = oft_prompt(instruction)
+    ids, spans = word.encode(prompt)
+    task = task_tokens(spans, c0, c1)
+    assert task == list(range(task[0], task[-1] + 1))
+    assert ' '.join(word.vocab[ids[i] - word.offset] for i in task) == instruction
+    assert word.unk_id not in ids
+
+
+def test_word_tokenizer_unknown_words_and_round_trip(word: WordTokenizer) -> None:
+    ids, _ = word.encode('pick up the zebra!')
+    assert ids[3:] == [word.unk_id, word.unk_id] and word.unknown('the zebra!') == ['zebra', '!']
+    again = WordTokenizer.from_dict(word.to_dict())
+    assert again.vocab == word.vocab
+    assert again.encode(oft_prompt(LIBERO_SPATIAL[2])[0]) == word.encode(
+        oft_prompt(LIBERO_SPATIAL[2])[0])
+
+
+def test_word_tokenizer_rejects_bad_vocabularies() -> None:
+    with pytest.raises(ModelConfigError, match='one token'):
+        WordTokenizer(['two words'])
+    with pytest.raises(ModelConfigError, match='duplicate'):
+        WordTokenizer(['a', 'a'])
+    with pytest.raises(ModelConfigError, match='expected'):
+        WordTokenizer.from_dict({'type': 'byte'})

@@ -65,7 +65,7 @@ class PolicyConfig:
     dtype: str = 'auto'  # 'auto' → bfloat16 on cuda, float32 on cpu
     center_crop: bool = False  # OFT's 90%-area center crop (for models trained with it)
     jpeg_roundtrip: bool = False  # JPEG round trip before the resize (frames not image_size)
-    tokenizer: str = 'byte'  # 'byte' (built-in) or 'hf' (tokenizer files in the checkpoint)
+    tokenizer: str = 'byte'  # 'byte' (built-in), 'word' (vocabulary saved with the model) or 'hf'
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -165,6 +165,17 @@ PRESETS: dict[str, PolicyConfig] = {
         dino=VisionTowerConfig(256, 5, 4, 1024, num_registers=4),
         siglip=VisionTowerConfig(288, 5, 4, 1152),
         llm=LLMConfig(768, 16, 12, 12, 2048, BYTE_VOCAB),
+    ),
+    # Trainable on two CPU cores (specprune-train on LIBERO demos): the real 2 x 256 patch grid
+    # and sequence layout, tiny towers (one built block each), a narrow 12-layer LLM so that the
+    # static layer 2 and later prune layers exist. Trained with crop augmentation (centre crop
+    # at inference); specprune-train swaps the byte vocabulary for a word tokenizer's.
+    'libero-demo': PolicyConfig(
+        name='libero-demo',
+        dino=VisionTowerConfig(32, 2, 2, 128, num_registers=4),
+        siglip=VisionTowerConfig(32, 2, 2, 128),
+        llm=LLMConfig(64, 12, 2, 2, 176, BYTE_VOCAB),
+        center_crop=True, jpeg_roundtrip=True,
     ),
     # The real OpenVLA-OFT shape (DINOv2 ViT-L/14-reg4 + SigLIP so400m/14 + Llama-2-7B).
     'oft-7b': PolicyConfig(

@@ -32,7 +32,7 @@ TINY = PRESETS['tiny']
 
 
 def test_preset_names() -> None:
-    assert set(PRESETS) == {'tiny', 'small', 'oft-7b'}
+    assert set(PRESETS) == {'tiny', 'small', 'libero-demo', 'oft-7b'}
     assert all(cfg.name == name for name, cfg in PRESETS.items())
 
 
@@ -87,7 +87,7 @@ def test_get_preset_overrides_make_a_copy() -> None:
 def test_get_preset_unknown_name_lists_the_presets() -> None:
     with pytest.raises(ModelConfigError,
                        match=r"unknown preset 'oft-13b'; expected one of "
-                             r"\['oft-7b', 'small', 'tiny'\]"):
+                             r"\['libero-demo', 'oft-7b', 'small', 'tiny'\]"):
         get_preset('oft-13b')
 
 

@@ -42,7 +42,6 @@ setup(
         'specprune-bench = specprune_ros.tools.bench:main',
         'specprune-eval = specprune_ros.tools.eval:main',
         'specprune-train = specprune_ros.tools.train:main',
-        'specprune-train = specprune_ros.tools.train:main',
         'specprune-replay = specprune_ros.ros.replay:main',
         'specprune_policy = specprune_ros.ros.entry_points:policy',
         'specprune_executor = specprune_ros.ros.entry_points:executor',

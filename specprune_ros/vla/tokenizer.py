@@ -52,7 +52,7 @@ class WordTokenizer:
 
     A token is a run of word characters or one punctuation mark (regex ``\w+|[^\w\s]``);
     whitespace separates tokens and is not a token. Ids 0/1/2/3 are pad/BOS/EOS/unknown, word
-    ``vocab[i]`` is id i + 4. OFT's LIBERO prompt is about 25 tokens this way (~130 bytes).
+    ``vocab[i]`` is id i + 4. OFT's LIBERO prompt is about 30 tokens this way (~130 bytes).
     """
 
     pad_id = 0

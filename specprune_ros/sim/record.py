@@ -127,8 +127,10 @@ def recorded(data: Any) -> dict[int, int]:
 
 def record_demos(path: str, config: SimConfig, tasks: Sequence[int], demos_per_task: int,
                  workers: int = 1, max_init_states: int = 50) -> dict[int, tuple[int, int]]:
-    """Record until every task has ``demos_per_task`` successful demos (or runs out of init
-    states). Returns {task: (demos stored, episodes tried)}. Resumes an existing file.
+    """Record until every task has ``demos_per_task`` successful demos; resumes a file.
+
+    Init states are tried in order (skipping those already tried); a task stops early when it
+    runs out of its first ``max_init_states``. Returns {task: (demos stored, episodes tried)}.
     """
     from tqdm import tqdm
 

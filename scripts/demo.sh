@@ -3,9 +3,14 @@
 # Licensed under the Apache License, Version 2.0 (see LICENSE).
 #
 # The main job: set everything up (scripts/setup.sh: venv, torch, core, ROS 2 from PyPI, msg
-# build), then run the specprune_policy node with specprune-replay over real DDS for a few
-# seconds, print the action chunks and stats, and save one debug image (out/kept_tokens.png).
-# Arguments go to specprune_ros.ros.ros_demo (e.g. --chunks 10 --preset small).
+# build; scripts/setup_libero.sh: the LIBERO benchmark), then run ONE LIBERO-Spatial episode in
+# closed loop over real DDS: the specprune_sim bridge, the specprune_policy node (the trained
+# model of models/libero_spatial_demo/ if it exists, else the untrained built-in `tiny`) and the
+# specprune_executor, as three processes. Prints the mode and kept tokens per chunk and the
+# episode's outcome; writes out/sim_demo.mp4 (or .gif) and out/kept_tokens.png.
+# Arguments go to specprune_ros.ros.sim_demo (e.g. --max-steps 60 --task 3 --init-state 1).
+# `--replay` runs the earlier replay demo instead (node + specprune-replay, no simulator);
+# the arguments after it go to specprune_ros.ros.ros_demo.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup.sh"
@@ -13,4 +18,9 @@ VENV="${SPECPRUNE_VENV:-$ROOT/.venv}"
 cd "$ROOT"
 # shellcheck disable=SC1091
 source "$ROOT/scripts/ros_env.sh" "$VENV"
-python -m specprune_ros.ros.ros_demo "$@"
+if [ "${1:-}" = "--replay" ]; then
+  shift
+  exec python -m specprune_ros.ros.ros_demo "$@"
+fi
+bash "$ROOT/scripts/setup_libero.sh" "$VENV"
+exec python -m specprune_ros.ros.sim_demo "$@"

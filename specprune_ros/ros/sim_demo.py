@@ -41,6 +41,7 @@ log = logging.getLogger('specprune_sim_demo')
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = REPO / 'models' / 'libero_spatial_demo'
 SIM, POLICY, EXECUTOR = '/specprune_sim', '/specprune_policy', '/specprune_executor'
+DRAIN_S = 3.0  # s: how long the final camera frames may trail the final status
 INPUTS = ('third_person/image_raw', 'wrist/image_raw', 'ee_state', 'ee_twist', 'gripper_state',
           'instruction')
 
@@ -92,6 +93,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f'trained model folder (default: {DEFAULT_MODEL} if it exists)')
     parser.add_argument('--preset', default='tiny',
                         help='built-in model preset when there is no trained model')
+    parser.add_argument('--untrained', action='store_true',
+                        help='use --preset even when the trained model exists')
     parser.add_argument('--image-every', type=int, default=2,
                         help='render both cameras every N-th step (video at 20/N fps)')
     parser.add_argument('--render-size', type=int, default=256,
@@ -107,6 +110,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _model(args: argparse.Namespace) -> Path | None:
+    if args.untrained:
+        return None
     if args.model is not None:
         return args.model
     return DEFAULT_MODEL if (DEFAULT_MODEL / 'config.json').is_file() else None
@@ -137,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
                    and all(p.poll() is None for p in procs.values())
                    and listener.final is None):
                 rclpy.spin_once(listener, timeout_sec=0.2)
+            drain = time.monotonic() + DRAIN_S  # the last frames may come after the status
+            while listener.final is not None and not listener.has_last_frame() and \
+                    time.monotonic() < drain:
+                rclpy.spin_once(listener, timeout_sec=0.1)
         finally:
             codes = {name: _stop(p) for name, p in procs.items()}
             files = listener.finish()

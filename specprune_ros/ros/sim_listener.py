@@ -69,6 +69,7 @@ class EpisodeListener(Node):
         self.stats: dict[float, Any] = {}
         self.chunk_msgs: dict[float, tuple[int, int, Any]] = {}
         self._waiting_frame = False
+        self.last_frame_stamp = -1.0
         self.debug: dict[float, np.ndarray] = {}
         self.latest_debug: np.ndarray | None = None
         self.latest_text = 'waiting for the first chunk'
@@ -134,6 +135,7 @@ class EpisodeListener(Node):
         if len(views) == 2:
             del self.views[t]
             self._frame(views['third_person'], views['wrist'])
+            self.last_frame_stamp = t
         for old in [s for s in self.views if s < t - 5.0]:  # a view whose pair never came
             del self.views[old]
 
@@ -180,6 +182,11 @@ class EpisodeListener(Node):
         PILImage.fromarray(image).save(self.png)
         log.info('debug image of policy step %d saved to %s (%d kept patches, coloured by '
                  'source)', stats.step, self.png, len(kept))
+
+    def has_last_frame(self) -> bool:
+        """Whether the frame of the final status' step is in the video."""
+        final = self.final
+        return final is not None and abs(self.last_frame_stamp - final['sim_time']) < 1e-6
 
     def finish(self) -> dict[str, Path | None]:
         """Close the video; the files written."""

@@ -47,5 +47,6 @@ setup(
         'specprune_executor = specprune_ros.ros.entry_points:executor',
         'specprune_sim = specprune_ros.ros.entry_points:sim',
         'specprune-ros-demo = specprune_ros.ros.ros_demo:main',
+        'specprune-sim-demo = specprune_ros.ros.sim_demo:main',
     ]},
 )

@@ -33,6 +33,7 @@ from typing import Any
 import rclpy
 from rclpy.signals import SignalHandlerOptions
 
+from specprune_ros.ros import sim_wiring
 from specprune_ros.ros.ros_demo import _start, _stop
 from specprune_ros.ros.signals import stop_on_signals
 from specprune_ros.ros.sim_listener import EpisodeListener
@@ -40,45 +41,41 @@ from specprune_ros.ros.sim_listener import EpisodeListener
 log = logging.getLogger('specprune_sim_demo')
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = REPO / 'models' / 'libero_spatial_demo'
-SIM, POLICY, EXECUTOR = '/specprune_sim', '/specprune_policy', '/specprune_executor'
 DRAIN_S = 3.0  # s: how long the final camera frames may trail the final status
-INPUTS = ('third_person/image_raw', 'wrist/image_raw', 'ee_state', 'ee_twist', 'gripper_state',
-          'instruction')
 
 
-def _ros_args(params: dict[str, Any], remaps: dict[str, str]) -> list[str]:
+def _ros_args(params: dict[str, Any], remaps: list[tuple[str, str]]) -> list[str]:
     args = ['--ros-args']
     for name, value in params.items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
         args += ['-p', f'{name}:={text}']
-    for topic, target in remaps.items():
+    for topic, target in remaps:
         args += ['-r', f'{topic}:={target}']
     return args
 
 
 def commands(args: argparse.Namespace, model: Path | None) -> dict[str, list[str]]:
-    """The command lines of the three nodes (the wiring of sim_demo.launch.py)."""
+    """The command lines of the three nodes (wired as sim_demo.launch.py wires them)."""
     py = [sys.executable, '-m']
     sim = {'suite': 'libero_spatial', 'task_id': args.task, 'init_state': args.init_state,
            'episodes': 1, 'max_steps': args.max_steps, 'image_every': args.image_every,
            'render_size': args.render_size, 'fast_render': args.fast_render}
-    policy: dict[str, Any] = {'trigger_mode': 'on_request', 'use_sim_time': True,
+    policy: dict[str, Any] = {**sim_wiring.POLICY_SETTINGS, 'use_sim_time': True,
                               'input_timeout': args.input_timeout}
     if model is not None:
         policy['checkpoint'] = str(model)
     else:
         policy['model_preset'] = args.preset
-    executor = {'start_enabled': True, 'hold_action': True, 'use_sim_time': True}
+    executor = {**sim_wiring.EXECUTOR_SETTINGS, 'use_sim_time': True}
     preset = REPO / 'config' / 'presets' / 'libero_spatial.yaml'
     return {
         'specprune_sim': [*py, 'specprune_ros.ros.sim_node',
-                          *_ros_args(sim, {'~/action': f'{EXECUTOR}/action'})],
+                          *_ros_args(sim, sim_wiring.sim_remaps(with_executor=True))],
         'specprune_policy': [*py, 'specprune_ros.ros.node',
-                             *_ros_args(policy, {f'~/{t}': f'{SIM}/{t}' for t in INPUTS}),
+                             *_ros_args(policy, sim_wiring.policy_remaps()),
                              '--params-file', str(preset)],
-        'specprune_executor': [*py, 'specprune_ros.ros.executor_node', *_ros_args(
-            executor, {'~/action_chunk': f'{POLICY}/action_chunk',
-                       '~/request': f'{POLICY}/request'})]}
+        'specprune_executor': [*py, 'specprune_ros.ros.executor_node',
+                               *_ros_args(executor, sim_wiring.executor_remaps())]}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -101,7 +98,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help='render at this size, then resize to 224 as OFT does (0: 224)')
     parser.add_argument('--fast-render', action='store_true',
                         help='no MSAA/reflections: faster, for a model trained that way')
-    parser.add_argument('--input-timeout', type=float, default=30.0,
+    parser.add_argument('--input-timeout', type=float,
+                        default=sim_wiring.POLICY_SETTINGS['input_timeout'],
                         help="policy watchdog (wall s): the simulation runs slower than real "
                         'time on a CPU')
     parser.add_argument('--out-dir', type=Path, default=Path('out'))

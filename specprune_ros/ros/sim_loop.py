@@ -161,6 +161,7 @@ class SimLoop:
         self._publish(obs, status)
         started, wall_next = not cfg.start_on_action, time.monotonic()
         while not self._stop.is_set():
+            cfg = self.cfg  # parameters set at run time take effect at the next step
             self._maybe_request()
             if not started:
                 action = self.inbox.take(None, cfg.period, allow_hold=False)

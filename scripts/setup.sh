@@ -5,7 +5,9 @@
 # One-shot, idempotent set-up on a fresh Debian 12 + Python 3.11 machine:
 #   .venv with torch==2.13.0 (CPU, installed first and pinned for every later pip call),
 #   the ROS-free core (pip install -e .[test]), then ROS 2 from PyPI + msg build.
-# Env: SPECPRUNE_VENV (default .venv), SPECPRUNE_SKIP_ROS=1 to skip the ROS part.
+#   then the LIBERO benchmark (scripts/setup_libero.sh: simulator, assets, EGL rendering).
+# Env: SPECPRUNE_VENV (default .venv), SPECPRUNE_SKIP_ROS=1 to skip the ROS part,
+#      SPECPRUNE_SKIP_LIBERO=1 to skip LIBERO (its tests then skip, saying so).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,4 +44,8 @@ fi
 
 if [ "${SPECPRUNE_SKIP_ROS:-0}" != "1" ] && [ -f "$ROOT/scripts/setup_ros.sh" ]; then
   bash "$ROOT/scripts/setup_ros.sh" "$VENV"
+fi
+
+if [ "${SPECPRUNE_SKIP_LIBERO:-0}" != "1" ]; then
+  bash "$ROOT/scripts/setup_libero.sh" "$VENV"
 fi

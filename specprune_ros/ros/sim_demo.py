@@ -55,27 +55,30 @@ def _ros_args(params: dict[str, Any], remaps: list[tuple[str, str]]) -> list[str
 
 
 def commands(args: argparse.Namespace, model: Path | None) -> dict[str, list[str]]:
-    """The command lines of the three nodes (wired as sim_demo.launch.py wires them)."""
-    py = [sys.executable, '-m']
+    """The command lines of the nodes (wired as sim_demo.launch.py wires them)."""
+    py, sim_time, with_executor = [sys.executable, '-m'], not args.real_time, not args.no_executor
     sim = {'suite': 'libero_spatial', 'task_id': args.task, 'init_state': args.init_state,
            'episodes': 1, 'max_steps': args.max_steps, 'image_every': args.image_every,
-           'render_size': args.render_size, 'fast_render': args.fast_render}
-    policy: dict[str, Any] = {**sim_wiring.POLICY_SETTINGS, 'use_sim_time': True,
+           'render_size': args.render_size, 'fast_render': args.fast_render,
+           'real_time': args.real_time, 'action_source': 'action' if with_executor else 'chunk'}
+    policy: dict[str, Any] = {**sim_wiring.POLICY_SETTINGS, 'use_sim_time': sim_time,
                               'input_timeout': args.input_timeout}
     if model is not None:
         policy['checkpoint'] = str(model)
     else:
         policy['model_preset'] = args.preset
-    executor = {**sim_wiring.EXECUTOR_SETTINGS, 'use_sim_time': True}
     preset = REPO / 'config' / 'presets' / 'libero_spatial.yaml'
-    return {
+    out = {
         'specprune_sim': [*py, 'specprune_ros.ros.sim_node',
-                          *_ros_args(sim, sim_wiring.sim_remaps(with_executor=True))],
+                          *_ros_args(sim, sim_wiring.sim_remaps(with_executor))],
         'specprune_policy': [*py, 'specprune_ros.ros.node',
                              *_ros_args(policy, sim_wiring.policy_remaps()),
-                             '--params-file', str(preset)],
-        'specprune_executor': [*py, 'specprune_ros.ros.executor_node',
-                               *_ros_args(executor, sim_wiring.executor_remaps())]}
+                             '--params-file', str(preset)]}
+    if with_executor:
+        executor = {**sim_wiring.EXECUTOR_SETTINGS, 'use_sim_time': sim_time}
+        out['specprune_executor'] = [*py, 'specprune_ros.ros.executor_node',
+                                     *_ros_args(executor, sim_wiring.executor_remaps())]
+    return out
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -102,6 +105,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         default=sim_wiring.POLICY_SETTINGS['input_timeout'],
                         help="policy watchdog (wall s): the simulation runs slower than real "
                         'time on a CPU')
+    parser.add_argument('--no-executor', action='store_true',
+                        help="no executor: the bridge runs each chunk's first 8 steps itself "
+                        '(OFT open loop)')
+    parser.add_argument('--real-time', action='store_true',
+                        help='step on the wall clock at 20 Hz instead of simulated time')
     parser.add_argument('--out-dir', type=Path, default=Path('out'))
     parser.add_argument('--timeout', type=float, default=600.0, help='give up after (s)')
     return parser.parse_args(argv)

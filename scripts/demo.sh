@@ -3,7 +3,7 @@
 # Licensed under the Apache License, Version 2.0 (see LICENSE).
 #
 # The main job: set everything up (scripts/setup.sh: venv, torch, core, ROS 2 from PyPI, msg
-# build; scripts/setup_libero.sh: the LIBERO benchmark), then run ONE LIBERO-Spatial episode in
+# build, the LIBERO benchmark), then run ONE LIBERO-Spatial episode in
 # closed loop over real DDS: the specprune_sim bridge, the specprune_policy node (the trained
 # model of models/libero_spatial_demo/ if it exists, else the untrained built-in `tiny`) and the
 # specprune_executor, as three processes. Prints the mode and kept tokens per chunk and the
@@ -22,5 +22,9 @@ if [ "${1:-}" = "--replay" ]; then
   shift
   exec python -m specprune_ros.ros.ros_demo "$@"
 fi
-bash "$ROOT/scripts/setup_libero.sh" "$VENV"
+if ! python -c 'import sys; from specprune_ros.sim import libero_missing as m; sys.exit(bool(m()))'; then
+  echo "[demo] LIBERO is not installed (SPECPRUNE_SKIP_LIBERO=1?): bash scripts/setup_libero.sh $VENV," \
+    "or run the replay demo: bash scripts/demo.sh --replay" >&2
+  exit 1
+fi
 exec python -m specprune_ros.ros.sim_demo "$@"

@@ -112,6 +112,15 @@ class SimPeer:
                 out[status['step']] = self.pose_at(status['sim_time'])
         return out
 
+    def twists_by_step(self) -> dict[int, np.ndarray]:
+        """Measured linear EE velocity (m/s) after each step."""
+        twists, out = self.by_stamp('ee_twist'), {}
+        for status in self.statuses():
+            if status['state'] in ('waiting', 'running', 'done'):
+                v = twists[round(status['sim_time'], 6)].twist.linear
+                out[status['step']] = np.array([v.x, v.y, v.z])
+        return out
+
     def steps_with_images(self) -> set[int]:
         """Steps (waiting or running) whose stamp has a third-person image."""
         images = self.by_stamp('third_person')

@@ -36,12 +36,14 @@ import threading
 import time
 from typing import Any
 
+from geometry_msgs.msg import PoseStamped, TwistStamped
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Empty, String
 
 from specprune_ros.errors import InputError
@@ -158,9 +160,6 @@ class SimNode(NodeLogging, LifecycleNode):
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         status = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        from geometry_msgs.msg import PoseStamped, TwistStamped
-        from sensor_msgs.msg import Image, JointState
-
         pub = self.create_lifecycle_publisher
         ports = SimPorts(
             third_person=pub(Image, '~/third_person/image_raw', QoSProfile(depth=5)),

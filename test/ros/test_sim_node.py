@@ -101,6 +101,8 @@ def test_images_and_state_arrive_stamped(episode: dict[str, Any]) -> None:
         for msg in images:
             assert (msg.encoding, msg.height, msg.width) == ('rgb8', 224, 224)
             assert peer.stamp(msg) in states  # the state of the same step has the same stamp
+    for name in ('ee_twist', 'gripper'):  # every state message of a step has its stamp
+        assert set(peer.by_stamp(name)) == set(states), name
     steps = peer.steps_with_images()
     assert {0, 40, 80}.issubset(steps), steps  # image_every: 40
     assert not {1, 39, 41} & steps
@@ -121,6 +123,9 @@ def test_an_action_moves_the_arm_the_commanded_way(episode: dict[str, Any]) -> N
     pos = episode['peer'].positions_by_step()
     assert pos[LIFT][2] - pos[0][2] > 0.01, (pos[0], pos[LIFT])  # +z: up by centimetres
     assert abs(pos[LIFT][0] - pos[0][0]) < 0.005
+    twists = episode['peer'].twists_by_step()  # the MEASURED velocity: upwards while lifting
+    assert all(twists[k][2] > 0.01 for k in range(1, LIFT + 1)), twists
+    assert all(abs(v) < 1e-3 for v in twists[0])  # still after the wait
 
 
 def test_every_action_is_executed_once_and_exactly(episode: dict[str, Any]) -> None:

@@ -41,6 +41,7 @@ from specprune_ros.ros.sim_listener import EpisodeListener
 log = logging.getLogger('specprune_sim_demo')
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = REPO / 'models' / 'libero_spatial_demo'
+RENDER_SIZE = 256  # OFT renders LIBERO at 256 and resizes to 224
 DRAIN_S = 3.0  # s: how long the final camera frames may trail the final status
 
 
@@ -97,10 +98,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help='use --preset even when the trained model exists')
     parser.add_argument('--image-every', type=int, default=2,
                         help='render both cameras every N-th step (video at 20/N fps)')
-    parser.add_argument('--render-size', type=int, default=256,
-                        help='render at this size, then resize to 224 as OFT does (0: 224)')
-    parser.add_argument('--fast-render', action='store_true',
-                        help='no MSAA/reflections: faster, for a model trained that way')
+    parser.add_argument('--render-size', type=int, default=None,
+                        help='render at this size, then resize to 224 as OFT does (0: 224); '
+                        "default: the trained model's data (its data.json), else 256")
+    parser.add_argument('--fast-render', action=argparse.BooleanOptionalAction, default=None,
+                        help="no MSAA/reflections; default: as the trained model's data, else "
+                        'off')
     parser.add_argument('--input-timeout', type=float,
                         default=sim_wiring.POLICY_SETTINGS['input_timeout'],
                         help="policy watchdog (wall s): the simulation runs slower than real "
@@ -123,11 +126,35 @@ def _model(args: argparse.Namespace) -> Path | None:
     return DEFAULT_MODEL if (DEFAULT_MODEL / 'config.json').is_file() else None
 
 
+def render_settings(args: argparse.Namespace, model: Path | None) -> tuple[int, bool]:
+    """(render_size, fast_render): the command line's, else the model's training data's.
+
+    A model trained by ``specprune-train`` keeps, in ``data.json``, the simulator settings its
+    demonstrations were rendered with; a policy must be run on frames rendered the same way.
+    """
+    size, fast = RENDER_SIZE, False
+    path = model / 'data.json' if model is not None else None
+    if path is not None and path.is_file():
+        try:
+            files = json.loads(path.read_text()).get('files') or [{}]
+            sim = files[0].get('sim_config') or {}
+            sim = json.loads(sim) if isinstance(sim, str) else sim
+            size, fast = int(sim.get('render_size') or 0), bool(sim.get('fast_render', False))
+            log.info('rendering as the training data was: render_size %s, fast_render %s',
+                     size or 'none', fast)
+        except (OSError, ValueError, AttributeError, TypeError) as exc:
+            log.warning('cannot read the render settings of %s (%s); using the defaults',
+                        path, exc)
+    return (size if args.render_size is None else args.render_size,
+            fast if args.fast_render is None else args.fast_render)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: 0 when the episode ran to its end and the files were written."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='[demo] %(message)s')
     model = _model(args)
+    args.render_size, args.fast_render = render_settings(args, model)
     if model is None:
         log.info('policy: the built-in %r preset with RANDOM weights (no trained model at %s):'
                  ' the loop, the pruning and the timing are real, success is meaningless',

@@ -15,6 +15,7 @@ Skipped without rclpy, the generated messages or LIBERO.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 import re
 import subprocess
@@ -64,3 +65,15 @@ def test_demo_runs_one_episode_and_writes_the_video(tmp_path: Path) -> None:
     image = np.asarray(PILImage.open(tmp_path / 'kept_tokens.png').convert('RGB'))
     kept = decode_kept_tokens(image)['retain']
     assert 0 < len(kept) < 512  # a pruned step
+
+
+def test_render_settings_follow_the_models_training_data(tmp_path: Path) -> None:
+    from specprune_ros.ros.sim_demo import parse_args, render_settings
+
+    sim_config = json.dumps({'camera_size': 224, 'render_size': None, 'fast_render': True})
+    (tmp_path / 'data.json').write_text(json.dumps({'files': [{'sim_config': sim_config}]}))
+    assert render_settings(parse_args([]), tmp_path) == (0, True)
+    assert render_settings(parse_args(['--render-size', '256', '--no-fast-render']),
+                           tmp_path) == (256, False)  # the command line wins
+    assert render_settings(parse_args([]), None) == (256, False)  # OFT's default
+    assert render_settings(parse_args([]), tmp_path / 'missing') == (256, False)

@@ -38,7 +38,7 @@ setup(
     extras_require={'test': ['pytest>=8', 'hypothesis>=6.100', 'ruff>=0.6', 'flake8>=7',
                              'pydocstyle>=6.3']},
     entry_points={'console_scripts': [
-        'specprune-demo = specprune_ros.tools.cli:main',
+        'specprune-demo = specprune_ros.tools.demo:main',
         'specprune-bench = specprune_ros.tools.bench:main',
         'specprune-eval = specprune_ros.tools.eval:main',
         'specprune-train = specprune_ros.tools.train:main',

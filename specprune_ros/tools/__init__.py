@@ -1,6 +1,6 @@
 """ROS-free tools: the benchmark, the ROS-free demo, synthetic sequences and the fixture.
 
-Holds ``specprune-bench`` (``bench``), ``specprune-demo`` (``cli``), the synthetic moving
+Holds ``specprune-bench`` (``bench``), ``specprune-demo`` (``demo``), the synthetic moving
 sequence built from the real LIBERO frame (``sequence``), the fixture loader (``fixtures``),
 the comparison with OpenVLA-OFT's own output (``oft_check``) and ``specprune-eval``, the
 closed-loop LIBERO evaluation (``eval`` and its ``eval_*`` modules: protocol, configs, runner,

@@ -14,7 +14,7 @@ import re
 
 from checkpoint_builder import build_written, UNNORM_KEYS
 
-from specprune_ros.tools.cli import main
+from specprune_ros.tools.demo import main
 
 
 def test_demo_reports_every_technique(caplog):

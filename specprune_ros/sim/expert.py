@@ -1,16 +1,21 @@
 """A scripted expert for the ten LIBERO-Spatial tasks, from privileged simulator state.
 
 Every task is "pick up the black bowl <somewhere> and place it on the plate". The expert
-P-servos the grip site (the point LIBERO's OSC controller drives) with the hand straight
-down, grasps the bowl by its rim (hand ``grasp_radius`` off-centre along the fingers' closing
-axis, ``grasp_height`` above the bowl's origin, on the side of ±x/±y with collision clearance
-and then the shortest reach), lifts it, carries it low (just clear of what lies on the way),
-lowers it over the plate and lets go ``release_height`` above it. A grasp that did not take
-the bowl along, or a bowl lost on the way, restarts the plan from the bowl's new pose.
+P-servos the grip site (the point LIBERO's OSC controller drives; a small integral term removes
+the controller's steady-state offset) with the hand straight down and grasps the bowl by its
+rim: the hand ``grasp_radius`` off the bowl's axis along the fingers' closing axis and
+``grasp_height`` above the bowl's origin, where the pads pinch the bowl's lower wall against
+its flared upper wall. Of 12 directions around the bowl it takes one whose open fingers and
+hand clear the scene (MuJoCo ray casts, :func:`mujoco.mj_ray`), preferring a short reach (a
+straight elbow stalls the OSC), little wrist twist and the low grasp; where walls force the
+hand higher (the drawer) it grips the upper wall alone (``rim_radius``, ``high_grasp_height``).
+It lifts the bowl, carries it just clear of what lies on the way (coming down once past it),
+lowers it over the plate and lets go ``release_height`` above it. A grasp that did not take the
+bowl along, or a bowl lost on the way, restarts the plan from the bowl's new pose, avoiding the
+direction that failed.
 
 It emits the same 7-D normalised delta actions a policy does (dx, dy, dz in units of 5 cm,
-world-frame axis-angle in units of 0.5 rad, gripper -1 open / +1 close). Clearance and carry
-heights come from MuJoCo ray casts (:func:`mujoco.mj_ray`) through the scene.
+world-frame axis-angle in units of 0.5 rad, gripper -1 open / +1 close).
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -35,8 +40,10 @@ from specprune_ros.sim.env import LiberoEnv
 
 log = logging.getLogger(__name__)
 DOWN = np.array([0.0, 0.0, -1.0])
-SIDES = {'+x': (1.0, 0.0), '-x': (-1.0, 0.0), '+y': (0.0, 1.0), '-y': (0.0, -1.0)}
+SIDES = np.deg2rad(np.arange(0.0, 360.0, 30.0))  # grasp directions from the bowl axis
 ROBOT_PREFIXES = ('robot0_', 'gripper0_', 'mount0_')
+SHOULDER_HEIGHT = 0.333  # m, Panda joint 2 above the base
+WRIST_ABOVE_GRIP = 0.2  # m, wrist centre above the grip site with the hand pointing down
 
 
 @dataclass(frozen=True)
@@ -45,18 +52,27 @@ class ExpertConfig:
 
     grasp_radius: float = 0.04  # hand centre from the bowl axis, along the closing axis
     grasp_height: float = 0.02  # grip site above the bowl origin (its bottom)
+    rim_radius: float = 0.047  # the upper wall: hand centre of a high grasp
+    high_grasp_height: float = 0.028  # lowest high grasp (pads above the lower wall)
+    high_grasp_cost: float = 0.05  # m of reach worth avoiding a high grasp
     pregrasp_height: float = 0.08  # approach from this far above the grasp point
     carry_clearance: float = 0.04  # bowl bottom above the highest thing on the way
     release_height: float = 0.01  # bowl bottom above the plate when the gripper opens
-    max_grasp_height: float = 0.036  # highest grasp that still holds the rim
+    max_grasp_height: float = 0.04  # highest grasp that still holds the rim (top at 5.2 cm)
     finger_depth: float = 0.012  # fingertips below the grip site
     palm_offset: float = 0.03  # hand body's underside above the grip site
-    margin: float = 0.005  # clearance kept from the scene on the way down
+    margin: float = 0.005  # clearance the fingers keep from the scene on the way down
+    palm_margin: float = -0.006  # the hand may come to rest on an edge (a drawer wall)
     pos_gain: float = 1.0  # action = gain · error / 5 cm (vector norm clipped to 1)
     rot_gain: float = 1.0  # action = gain · rotation error / 0.5 rad
     close_steps: int = 10
     release_steps: int = 8
     max_attempts: int = 4
+    twist_cost: float = 0.1  # m of extra reach worth one radian of wrist twist
+    comfortable_reach: float = 0.70  # m, shoulder to wrist; beyond it the elbow straightens
+    reach_cost: float = 10.0  # per m beyond the comfortable reach
+    pos_integral: float = 0.3  # integral gain on the position error near the target
+    retry_cost: float = 0.2  # m of reach worth avoiding a direction that already failed
 
 
 class SpatialExpert:
@@ -89,7 +105,9 @@ class SpatialExpert:
         self._robot_roots = {int(root[i]) for i, n in enumerate(names)
                              if n.startswith(ROBOT_PREFIXES)}
         self._bowl_root = int(root[self._bowl])
+        self._base = names.index('robot0_base')
         self.attempts = 0
+        self._failed: list[np.ndarray] = []  # grasp directions that did not hold
         self._plan_grasp()
 
     def _grip(self) -> tuple[np.ndarray, np.ndarray]:
@@ -119,25 +137,41 @@ class SpatialExpert:
         """Choose the grasp side and the grasp pose from the bowl's current pose."""
         cfg = self.config
         pos, rot = self._bowl_pose()
+        base = self._d.xpos[self._base]
+        shoulder = base + [0.0, 0.0, SHOULDER_HEIGHT]
         best = None
-        for name, (dx, dy) in SIDES.items():
-            d = np.array([dx, dy, 0.0])
-            height = self._grasp_height(pos, d)
+        for angle in SIDES:
+            d = np.array([np.cos(angle), np.sin(angle), 0.0])
+            need = self._grasp_height(pos, d)
+            # low grasp: the pads pinch the lower wall (r 3.3 cm) against the upper one (r 4.7
+            # cm), centred between them; high grasp: both pads on the upper wall alone
+            high = need > cfg.grasp_height
+            height = max(need, cfg.high_grasp_height) if high else cfg.grasp_height
+            radius = cfg.rim_radius if high else cfg.grasp_radius
             local = rot.T @ d
             local[2] = 0.0
             local /= max(np.linalg.norm(local), 1e-9)
-            target = pos + rot @ (cfg.grasp_radius * local + [0.0, 0.0, min(
-                height, cfg.max_grasp_height)])
-            reach = np.linalg.norm(target[:2] - self._d.xpos[0][:2] - [-0.66, 0.0])
+            lift = min(height, cfg.max_grasp_height)
+            target = pos + rot @ (radius * local + [0.0, 0.0, lift])
+            radial = target[:2] - base[:2]
+            # the wrist sits ~0.2 m above the grip site; a straight elbow stalls the OSC
+            reach = float(np.linalg.norm(target + [0.0, 0.0, WRIST_ABOVE_GRIP] - shoulder))
+            # the arm's natural closing axis is tangential (perpendicular to the radial line)
+            twist = abs(float(d[:2] @ radial)) / max(float(np.linalg.norm(radial)), 1e-9)
+            cost = (reach + cfg.reach_cost * max(0.0, reach - cfg.comfortable_reach)
+                    + cfg.twist_cost * float(np.arcsin(min(1.0, twist)))
+                    + (cfg.high_grasp_cost if high else 0.0)
+                    + cfg.retry_cost * sum(float(d @ f) > 0.8 for f in self._failed))
             feasible = height <= cfg.max_grasp_height
-            key = (not feasible, reach if feasible else height)
+            key = (not feasible, cost if feasible else height)
             if best is None or key < best[0]:
-                best = (key, name, d, target, height)
-        _, name, d, target, height = best
-        self._side, self._grasp = name, target
+                best = (key, angle, d, target, height)
+        _, angle, d, target, height = best
+        self._side, self._grasp, self._dir = f'{np.rad2deg(angle):.0f}deg', target, d
         self._yaw = self._closing_rotation(d)
         self._set_phase('approach')
-        log.debug('grasp side %s at %.3f above the bowl: %s', name, height, np.round(target, 3))
+        log.debug('grasp side %s at %.3f above the bowl: %s', self._side, height,
+                  np.round(target, 3))
 
     def _grasp_height(self, bowl: np.ndarray, d: np.ndarray) -> float:
         """Lowest grip-site height above the bowl origin at which the open hand clears the scene.
@@ -155,7 +189,7 @@ class SpatialExpert:
         for s in np.arange(-0.07, 0.1501, 0.01):  # hand body, ±11 cm along the closing axis
             for t in (-0.035, 0.0, 0.035):
                 h = self.height_at((bowl + s * d + t * perp)[:2]) - bowl[2]
-                need = max(need, h - cfg.palm_offset + cfg.margin)
+                need = max(need, h - cfg.palm_offset + cfg.palm_margin)
         return float(need)
 
     def _closing_rotation(self, d: np.ndarray) -> np.ndarray:
@@ -176,7 +210,7 @@ class SpatialExpert:
         return top + self.config.carry_clearance
 
     def _set_phase(self, phase: str) -> None:
-        self.phase, self._t = phase, 0
+        self.phase, self._t, self._integral, self._trail = phase, 0, np.zeros(3), []
 
     # --- control ----------------------------------------------------------------------------
     def _servo(self, target: np.ndarray, gripper: float, rot: np.ndarray | None = None
@@ -184,10 +218,16 @@ class SpatialExpert:
         cfg = self.config
         pos, cur = self._grip()
         act = np.zeros(7)
-        move = cfg.pos_gain * (target - pos) / 0.05
+        err = target - pos
+        if np.linalg.norm(err) < 0.02:  # remove the OSC's steady-state offset near the target
+            self._integral = self._integral + err
+            self._integral *= min(1.0, 0.02 / max(np.linalg.norm(self._integral), 1e-12))
+        else:
+            self._integral = np.zeros(3)
+        move = (cfg.pos_gain * err + cfg.pos_integral * self._integral) / 0.05
         act[:3] = move / max(1.0, np.linalg.norm(move))
-        err = Rotation.from_matrix((self._yaw if rot is None else rot) @ cur.T).as_rotvec()
-        turn = cfg.rot_gain * err / 0.5
+        twist = Rotation.from_matrix((self._yaw if rot is None else rot) @ cur.T).as_rotvec()
+        turn = cfg.rot_gain * twist / 0.5
         act[3:6] = turn / max(1.0, np.linalg.norm(turn))
         act[6] = gripper
         return act
@@ -207,7 +247,9 @@ class SpatialExpert:
                 self._set_phase('descend')
             return self._servo(above, -1.0)
         if phase == 'descend':
-            if np.linalg.norm(pos - self._grasp) < 0.006 or self._t > 40:
+            self._trail.append(pos)
+            stalled = len(self._trail) > 8 and np.linalg.norm(pos - self._trail[-4]) < 0.001
+            if np.linalg.norm(pos - self._grasp) < 0.004 or stalled or self._t > 40:
                 self._set_phase('close')
             return self._servo(self._grasp, -1.0)
         if phase == 'close':
@@ -236,6 +278,8 @@ class SpatialExpert:
             target = plate + offset
             target[2] = self._carry + offset[2]
             if phase == 'carry':
+                if self._t % 4 == 0:  # what is left of the way: come down once past obstacles
+                    self._carry = min(self._carry, self._carry_height(bowl, plate))
                 if np.linalg.norm(pos[:2] - target[:2]) < 0.01 or self._t > 100:
                     self._set_phase('lower')
                 return self._servo(target, 1.0)
@@ -250,6 +294,8 @@ class SpatialExpert:
                 self._hold = pos + [0.0, 0.0, 0.06]
                 self._set_phase('retreat')
             return self._servo(pos, -1.0)
+        if phase == 'give_up':
+            return self._servo(self._hold, -1.0)
         if phase == 'retreat':
             if self._t > 30 and np.linalg.norm(bowl - self._d.xpos[self._plate]) > 0.05:
                 return self._retry('the bowl is not on the plate')
@@ -264,6 +310,7 @@ class SpatialExpert:
 
     def _retry(self, why: str) -> np.ndarray:
         self.attempts += 1
+        self._failed.append(self._dir)
         log.debug('retry %d: %s', self.attempts, why)
         if self.attempts >= self.config.max_attempts:
             self._set_phase('give_up')

@@ -195,8 +195,10 @@ def test_hold_timeout_stops_motion(executor: Any, peer: ExecutorPeer) -> None:
             assert all(list(m.values) == [0.0] * 6 + [1.0] for m in held)  # gripper kept closed
         else:
             assert held == []
-        status = peer.last_diag()
-        assert status.level == b'\x02' and 'hold: no new chunk' in status.message, status
+        # /diagnostics comes at its own period: wait for the first status after the hold began
+        holding = peer.wait_for(lambda: (d := peer.last_diag()) is not None and d.level
+                                == b'\x02' and 'hold: no new chunk' in d.message, 5.0)
+        assert holding, peer.last_diag()
     peer.set_params({'hold_timeout': 0.5, 'hold_action': False})
 
 

@@ -2,7 +2,8 @@
 
 Holds the suite constants and the episode configuration (``config``), the observation in the
 policy's conventions with the orientation helpers (``observation``), on-demand offscreen
-rendering (``render``), the deterministic benchmark env ``LiberoEnv`` (``env``), the scripted
+rendering (``render``), importing the benchmark with its tasks and init states (``tasks``), the
+deterministic benchmark env ``LiberoEnv`` (``env``), the scripted
 LIBERO-Spatial expert (``expert``), episode runners and worker pools (``runner``), the
 LIBERO/robomimic HDF5 demo writer and reader (``record``) and the ``specprune-sim`` command
 line (``cli``). LIBERO, robosuite and MuJoCo are imported only when an env is built, so this

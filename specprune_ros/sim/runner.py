@@ -1,8 +1,9 @@
 """Expert episodes, one at a time or spread over worker processes.
 
-Work is split into jobs of one task and a few init states, so each worker builds a task's env
-once (≈ 7 s) and hard-resets it per episode. Workers are separate processes (``spawn``): each
-has its own MuJoCo and its own GL context, which robosuite allows only one of per process.
+Work is split into jobs of one task and a few init states. A process keeps the env of the last
+task it ran (building one takes ≈ 15 s with the first compile) and hard-resets it per episode
+(≈ 1 s), so consecutive jobs of a task reuse it. Workers are separate processes (``spawn``):
+each has its own MuJoCo and its own GL context, which robosuite allows only one of per process.
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 import logging
 import multiprocessing as mp
 import time
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +31,7 @@ from specprune_ros.sim.expert import SpatialExpert
 from specprune_ros.sim.observation import SimObservation
 
 log = logging.getLogger(__name__)
+_CACHE: dict[str, Any] = {}  # this process's env: {'key': config JSON, 'env': LiberoEnv}
 
 
 @dataclass
@@ -79,16 +82,29 @@ def run_episode(env: LiberoEnv, expert: SpatialExpert, init_state_id: int,
 def _job(args: tuple[SimConfig, Sequence[int], bool, Callable[[Episode], object] | None]
          ) -> list[object]:
     config, init_ids, record, reduce = args
-    logging.getLogger('robosuite').setLevel(logging.ERROR)
-    env = LiberoEnv.from_config(config)
-    try:
-        expert = SpatialExpert(env)
-        out = []
-        for i in init_ids:
-            ep = run_episode(env, expert, i, record=record)
-            out.append(reduce(ep) if reduce else ep)
-        return out
-    finally:
+    env = _env_for(config)
+    expert = SpatialExpert(env)
+    out = []
+    for i in init_ids:
+        ep = run_episode(env, expert, i, record=record)
+        out.append(reduce(ep) if reduce else ep)
+    return out
+
+
+def _env_for(config: SimConfig) -> LiberoEnv:
+    """This process's env for ``config`` (any init state), built when the task changes."""
+    key = config.replace(init_state_id=0).to_json()
+    if _CACHE.get('key') != key:
+        _close_env()
+        _CACHE['env'] = LiberoEnv.from_config(config)
+        _CACHE['key'] = key
+    return _CACHE['env']
+
+
+def _close_env() -> None:
+    env = _CACHE.pop('env', None)
+    _CACHE.pop('key', None)
+    if env is not None:
         env.close()
 
 
@@ -113,10 +129,13 @@ def run_jobs(work: Sequence[tuple[SimConfig, list[int]]], workers: int = 1,
     """
     args = [(cfg, ids, record, reduce) for cfg, ids in work]
     if workers <= 1:
-        for a in args:
-            yield _job(a)
+        try:
+            for a in args:
+                yield _job(a)
+        finally:
+            _close_env()
         return
-    with mp.get_context('spawn').Pool(workers, maxtasksperchild=4) as pool:
+    with mp.get_context('spawn').Pool(workers) as pool:
         yield from pool.imap_unordered(_job, args)
 
 

@@ -39,6 +39,7 @@ setup(
                              'pydocstyle>=6.3']},
     entry_points={'console_scripts': [
         'specprune-demo = specprune_ros.tools.demo:main',
+        'specprune-sim = specprune_ros.sim.cli:main',
         'specprune-bench = specprune_ros.tools.bench:main',
         'specprune-eval = specprune_ros.tools.eval:main',
         'specprune-train = specprune_ros.tools.train:main',

@@ -71,7 +71,7 @@ def _sources() -> list[Path]:
 def test_layout_has_the_role_subpackages() -> None:
     top = sorted(p.name for p in PKG.glob('*.py'))
     assert top == ['__init__.py', 'errors.py'], f'modules directly under specprune_ros/: {top}'
-    for role in ('vla', 'specprune', 'ros', 'tools'):
+    for role in ('vla', 'specprune', 'sim', 'ros', 'tools'):
         init = PKG / role / '__init__.py'
         assert init.is_file(), f'{init} is missing'
         assert ast.get_docstring(ast.parse(init.read_text())), f'{init} has no docstring'

@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--tasks', default='0-9', help="task ids: '0', '0-9', '0,3,5-7'")
     p.add_argument('--trials', type=int, default=50,
                    help='trials per task; trial i starts from init state i (OFT: 50)')
+    p.add_argument('--first-trial', type=int, default=0,
+                   help='first trial (init state); e.g. 40 evaluates on states a policy '
+                        'trained on 0-39 never saw (OFT: 0)')
     p.add_argument('--max-steps', type=int, default=None,
                    help='control steps per episode after the wait (default: the suite limit, '
                         'spatial 220, object 280, goal 300, libero_10 520)')
@@ -110,7 +113,7 @@ def _run(args: argparse.Namespace) -> int:
     configs = parse_configs(args.configs, args.suite)  # errors before anything starts
     tasks = parse_tasks(args.tasks)
     n_init = min(task_info(args.suite, t).n_init_states for t in tasks)
-    keys = episode_plan(tasks, args.trials, args.seed, n_init)
+    keys = episode_plan(tasks, args.trials, args.seed, n_init, args.first_trial)
     sim_config(args.suite, keys[0], args.max_steps, args.render_size)  # validates the sizes
     if args.open_loop_steps < 1 or args.video < 0:
         raise InputError('--open-loop-steps must be >= 1 and --video >= 0')

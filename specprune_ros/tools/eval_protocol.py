@@ -143,12 +143,17 @@ class EpisodeKey(NamedTuple):
 
 
 def episode_plan(tasks: Sequence[int], trials: int, seed: int = OFT_SEED,
-                 n_init_states: int = OFT_TRIALS) -> list[EpisodeKey]:
-    """The (task, init state, seed) list every configuration runs, in task-major order."""
-    if trials < 1 or trials > n_init_states:
-        raise InputError(f'--trials must be in 1..{n_init_states} (one per benchmark initial '
-                         f'state), got {trials}')
-    return [EpisodeKey(int(t), i, int(seed)) for t in tasks for i in range(trials)]
+                 n_init_states: int = OFT_TRIALS, first_trial: int = 0) -> list[EpisodeKey]:
+    """The (task, init state, seed) list every configuration runs, in task-major order.
+
+    Trials ``first_trial .. first_trial + trials - 1`` (OFT: 0..49); a later first trial keeps
+    the init states a policy was trained on out of its evaluation.
+    """
+    if first_trial < 0 or trials < 1 or first_trial + trials > n_init_states:
+        raise InputError(f'--first-trial {first_trial} + --trials {trials} must lie in '
+                         f'0..{n_init_states} (one trial per benchmark initial state)')
+    return [EpisodeKey(int(t), i, int(seed)) for t in tasks
+            for i in range(first_trial, first_trial + trials)]
 
 
 def sim_config(suite: str, key: EpisodeKey, steps: int | None = None,

@@ -72,10 +72,13 @@ def config_stats(recs: Sequence[Record], ref: Sequence[Record] | None) -> dict[s
         d = paired_difference([a['success'] for a, _ in pairs], [b['success'] for _, b in pairs])
         out.update({'pairs': d.n, 'diff': d.diff, 'diff_low': d.low, 'diff_high': d.high,
                     'discordant_better': d.b, 'discordant_worse': d.c, 'p_mcnemar': d.p_mcnemar})
-        timed = [(a, b) for a, b in pairs if a.get('llm_ms') and b.get('llm_ms')]
-        s, s_lo, s_hi = speedup([float(np.median(b['llm_ms'])) for _, b in timed],
-                                [float(np.median(a['llm_ms'])) for a, _ in timed])
-        out.update({'llm_speedup': s, 'llm_speedup_low': s_lo, 'llm_speedup_high': s_hi})
+        for part in ('llm', 'step'):  # per pair: the medians of each episode's queries
+            key = f'{part}_ms'
+            timed = [(a, b) for a, b in pairs if a.get(key) and b.get(key)]
+            s, s_lo, s_hi = speedup([float(np.median(b[key])) for _, b in timed],
+                                    [float(np.median(a[key])) for a, _ in timed])
+            out.update({f'{part}_speedup': s, f'{part}_speedup_low': s_lo,
+                        f'{part}_speedup_high': s_hi})
     return out
 
 
@@ -116,18 +119,21 @@ def overall_table(summary: dict[str, Any]) -> str:
     """The overall table (markdown) of :func:`summarize`'s output."""
     head = ('| configuration | episodes | success % [95% CI] | Δ vs unpruned pp [95% CI] | '
             'McNemar p | mean length | visual kept | FLOPs ratio | LLM speedup [95% CI] | '
-            'LLM ms median / p90 | step ms median / p90 | fine share |')
+            'step speedup [95% CI] | LLM ms median / p90 | step ms median / p90 | fine share |')
     lines = [head, '|' + '---|' * (head.count('|') - 1)]
     for c, s in summary['overall'].items():
         diff = (f"{fmt_pct(s['diff'])} [{fmt_pct(s['diff_low'])}, {fmt_pct(s['diff_high'])}]"
                 if 'diff' in s else '–')
-        spd = (f"{_num(s['llm_speedup'], '.2f')}× [{_num(s['llm_speedup_low'], '.2f')}, "
-               f"{_num(s['llm_speedup_high'], '.2f')}]" if 'llm_speedup' in s else '1×')
+        spd, step_spd = (
+            f"{_num(s[f'{p}_speedup'], '.2f')}× [{_num(s[f'{p}_speedup_low'], '.2f')}, "
+            f"{_num(s[f'{p}_speedup_high'], '.2f')}]" if f'{p}_speedup' in s else '1×'
+            for p in ('llm', 'step'))
         lines.append(
             f"| {c} | {s['episodes']} | {fmt_pct(s['success'])} [{fmt_pct(s['success_low'])}, "
             f"{fmt_pct(s['success_high'])}] | {diff} | {_num(s.get('p_mcnemar'), '.3g')} | "
             f"{_num(s['mean_length'])} | {_num(s['visual_kept'])} / {s['visual_total']} | "
-            f"{_num(s['flops_ratio'], '.3f')} | {spd} | {_num(s['llm_ms_median'], '.2f')} / "
+            f"{_num(s['flops_ratio'], '.3f')} | {spd} | {step_spd} | "
+            f"{_num(s['llm_ms_median'], '.2f')} / "
             f"{_num(s['llm_ms_p90'], '.2f')} | {_num(s['step_ms_median'], '.2f')} / "
             f"{_num(s['step_ms_p90'], '.2f')} | {fmt_pct(s['fine_share'])} % |")
     return '\n'.join(lines)

@@ -87,6 +87,11 @@ def test_parse_tasks_and_plan() -> None:
     assert [k.init_state for k in plan] == [0, 1, 0, 1]  # trial i = init state i
     with pytest.raises(InputError):
         P.episode_plan([0], 51)
+    held_out = P.episode_plan([2], 3, seed=7, first_trial=40)
+    assert [k.init_state for k in held_out] == [40, 41, 42]
+    for first, trials in ((48, 3), (-1, 2)):
+        with pytest.raises(InputError, match='first-trial'):
+            P.episode_plan([0], trials, first_trial=first)
     cfg = P.sim_config('libero_goal', plan[3], steps=40)
     assert (cfg.task_id, cfg.init_state_id, cfg.seed, cfg.episode_steps) == (3, 1, 7, 40)
     assert cfg.render_size == 256 and cfg.camera_size == 224 and cfg.wait_steps == 10

@@ -83,6 +83,8 @@ def test_report_figures(tmp_path: Path) -> None:
     assert (r['discordant_better'], r['discordant_worse']) == (0, 2)
     # per-episode medians: unpruned 101 or 101.5, specprune 51 or 51.5
     assert overall['specprune']['llm_speedup'] == pytest.approx(101.25 / 51.25)
+    assert overall['specprune']['step_speedup'] == pytest.approx(
+        LLM_MS['unpruned'] / LLM_MS['specprune'])  # step_ms: 2 x the LLM base, no jitter
     assert overall['specprune']['fine_share'] == pytest.approx(6 / 21)
     assert overall['random']['fine_share'] == 0.0
     task1 = summary['per_task']['1']

@@ -22,7 +22,6 @@ converts messages and runs it from its single-threaded executor, so nothing here
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from typing import Any
 
@@ -30,10 +29,7 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import TwistStamped
 import numpy as np
-from rcl_interfaces.msg import SetParametersResult
-from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile
 from std_msgs.msg import Empty
 from std_srvs.srv import SetBool
@@ -41,16 +37,14 @@ from std_srvs.srv import SetBool
 from specprune_ros.ros.conversions import stamp_to_sec
 from specprune_ros.ros.executor import Chunk, ChunkError, ChunkExecutor, Tick
 from specprune_ros.ros.executor_config import executor_specs, ExecutorConfig
-from specprune_ros.ros.node_config import from_ros_value, to_ros_value
-from specprune_ros.ros.node_runner import run_node
+from specprune_ros.ros.node_runner import LifecycleShell, run_node
 from specprune_ros.ros.ros_common import (
-    descriptor_for,
     diagnostics_msg,
     load_msg_module,
     NodeLogging,
+    SchemaParameters,
 )
 from specprune_ros.ros.sync import LogThrottle, WindowStats
-from specprune_ros.specprune.params import ConfigError
 
 SUCCESS = TransitionCallbackReturn.SUCCESS
 NODE_NAME = 'specprune_executor'
@@ -63,14 +57,13 @@ def _time_msg(t: float) -> Time:
     return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
-class ExecutorNode(NodeLogging, LifecycleNode):
+class ExecutorNode(LifecycleShell, SchemaParameters, NodeLogging, LifecycleNode):
     """Lifecycle node: configure creates the ports, activate starts the control tick."""
 
     def __init__(self, **kwargs: Any) -> None:
         """Declare every parameter from the schema; raises ConfigError for bad overrides."""
         super().__init__(NODE_NAME, **kwargs)
-        self.cfg = self._declare_parameters()
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.declare_schema(executor_specs(), ExecutorConfig())
         self.core = ChunkExecutor(self.cfg)
         self.state_label, self.active = 'unconfigured', False
         self.throttle = LogThrottle(2.0)
@@ -85,42 +78,12 @@ class ExecutorNode(NodeLogging, LifecycleNode):
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_timer(self.cfg.diagnostics_period, self.publish_diagnostics)
 
-    # --- parameters -------------------------------------------------------------------------
-    def _declare_parameters(self) -> ExecutorConfig:
-        values = {}
-        for spec in executor_specs():
-            try:
-                param = self.declare_parameter(spec.name, to_ros_value(spec, spec.default),
-                                               descriptor_for(spec))
-            except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
-                raise ConfigError(f'parameter {spec.name}: {exc}') from exc
-            values[spec.name] = from_ros_value(spec, param.value)
-        return ExecutorConfig().replace(**values)
-
-    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
-        specs = {s.name: s for s in executor_specs()}
-        changes = {}
-        try:
-            for p in params:
-                if p.name in specs:  # (use_sim_time and the like are rclpy's)
-                    changes[p.name] = from_ros_value(specs[p.name], p.value)
-            if not changes:
-                return SetParametersResult(successful=True)
-            cfg = self.cfg.replace(**changes)
-            self.core.set_config(cfg)
-        except ConfigError as exc:
-            self.get_logger().warning(f'rejected parameters {sorted(changes)}: {exc}')
-            return SetParametersResult(successful=False, reason=str(exc))
-        self.cfg = cfg
-        self.get_logger().info(f'parameters set: {changes}')
-        return SetParametersResult(successful=True)
+    # --- parameters (declared by SchemaParameters) ------------------------------------------
+    def apply_config(self, cfg: ExecutorConfig) -> None:
+        """A changed config goes to the core first (ConfigError rejects it)."""
+        self.core.set_config(cfg)
 
     # --- lifecycle --------------------------------------------------------------------------
-    def start(self, stop: threading.Event) -> None:
-        """:func:`run_node`'s start: configure and activate when ``autostart``."""
-        if self.cfg.autostart and self.trigger_configure() == SUCCESS and not stop.is_set():
-            self.trigger_activate()
-
     def close(self) -> None:
         """:func:`run_node`'s close: nothing runs outside the executor thread."""
         self.active = False
@@ -169,16 +132,6 @@ class ExecutorNode(NodeLogging, LifecycleNode):
         self.sub = self.enable_srv = self.action_pub = self.request_pub = self.twist_pub = None
         self.state_label = 'unconfigured'
         return SUCCESS
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Same as cleanup, from any state."""
-        self.on_cleanup(state)
-        self.state_label = 'finalized'
-        return SUCCESS
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Recover to unconfigured."""
-        return self.on_cleanup(state)
 
     def _stop_tick(self) -> None:
         self.active = False

@@ -37,7 +37,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
-import rclpy
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
@@ -54,7 +53,7 @@ from specprune_ros.ros.node_config import (
     YAML_NULLS,
 )
 from specprune_ros.ros.node_io import INPUTS, PolicyPorts, Result
-from specprune_ros.ros.node_runner import run_node
+from specprune_ros.ros.node_runner import LifecycleShell, run_node
 from specprune_ros.ros.sync import (
     ApproxTimeSync,
     LatestSlot,
@@ -77,7 +76,7 @@ class _Workers(NamedTuple):
     threads: list[threading.Thread]
 
 
-class SpecPrunePolicyNode(PolicyPorts, LifecycleNode):
+class SpecPrunePolicyNode(LifecycleShell, PolicyPorts, LifecycleNode):
     """Lifecycle node: configure loads the model, activate starts inference and publishing."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -169,21 +168,9 @@ class SpecPrunePolicyNode(PolicyPorts, LifecycleNode):
             self.get_logger().info(f'instruction from {source}: {text!r}')
 
     # --- lifecycle ------------------------------------------------------------------------
-    def autostart(self, stop: threading.Event | None = None) -> bool:
-        """Configure and activate (``autostart``); False when a transition failed.
-
-        Activation is skipped when ``stop`` was set while configuring (a signal during a load).
-        """
-        if self.trigger_configure() != SUCCESS or not rclpy.ok():
-            return False
-        if stop is not None and stop.is_set():
-            return False
-        return self.trigger_activate() == SUCCESS
-
-    def start(self, stop: threading.Event) -> None:
-        """:func:`run_node`'s start: autostart when the parameter says so."""
-        if self.node_cfg.autostart:
-            self.autostart(stop)
+    def wants_autostart(self) -> bool:
+        """The ``autostart`` parameter (of the node config)."""
+        return self.node_cfg.autostart
 
     def close(self) -> None:
         """:func:`run_node`'s close: stop the worker threads."""
@@ -241,17 +228,6 @@ class SpecPrunePolicyNode(PolicyPorts, LifecycleNode):
         self.policy = self.engine = None
         self.free_memory()
         self.state_label = 'unconfigured'
-        return SUCCESS
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Same as cleanup, from any state."""
-        self.on_cleanup(state)
-        self.state_label = 'finalized'
-        return SUCCESS
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Recover to unconfigured."""
-        self.on_cleanup(state)
         return SUCCESS
 
     # --- worker threads ---------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """The process life of this package's lifecycle nodes: rclpy set-up, start, spin, exit code.
 
-Shared by ``specprune_policy`` and ``specprune_executor``. Bad ROS arguments (a log level
-rcl does not know, a ``--params-file`` that does not exist or does not parse) end in one
-clear error line and exit code 2, never a traceback; invalid parameter values (ConfigError
-from the node's constructor) likewise. A signal only sets an event
-(:mod:`specprune_ros.ros.signals`) that the spin loop checks.
+Shared by ``specprune_policy``, ``specprune_executor`` and ``specprune_sim``. Bad ROS arguments
+(a log level rcl does not know, a ``--params-file`` that does not exist or does not parse) end
+in one clear error line and exit code 2, never a traceback; invalid parameter values
+(ConfigError from the node's constructor) likewise. A signal only sets an event
+(:mod:`specprune_ros.ros.signals`) that the spin loop checks. :class:`LifecycleShell` is the
+start (``autostart``), shutdown and error handling the nodes have in common.
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -26,12 +27,14 @@ from typing import Any, Protocol
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.signals import SignalHandlerOptions
 
 from specprune_ros.ros.launch_args import LOG_LEVELS
 from specprune_ros.ros.signals import stop_on_signals
 from specprune_ros.specprune.params import ConfigError
 
+SUCCESS = TransitionCallbackReturn.SUCCESS
 SPIN_PERIOD = 0.1  # s: how soon the spin loop notices a stop request
 _HINTS = (('log level', f'valid log levels: {", ".join(LOG_LEVELS)}'),
           ('params file', 'check that the file exists and is a ROS 2 parameter YAML file'))
@@ -45,6 +48,48 @@ class RunnableNode(Protocol):
 
     def close(self) -> None:
         """Stop the node's own threads before it is destroyed."""
+
+
+class LifecycleShell:
+    """The lifecycle handling all of this package's nodes share (a mixin before LifecycleNode).
+
+    The node defines ``on_cleanup`` (always SUCCESS), ``close`` and ``state_label``; shutdown
+    and error both clean up. :meth:`start` reads ``self.cfg.autostart`` through
+    :meth:`wants_autostart` (override it where the node's config lives elsewhere).
+    """
+
+    state_label: str
+
+    def wants_autostart(self) -> bool:
+        """The ``autostart`` parameter."""
+        return bool(self.cfg.autostart)  # type: ignore[attr-defined]
+
+    def autostart(self, stop: threading.Event | None = None) -> bool:
+        """Configure and activate (``autostart``); False when a transition failed.
+
+        Activation is skipped when ``stop`` was set while configuring (a signal during a load).
+        """
+        if self.trigger_configure() != SUCCESS or not rclpy.ok():  # type: ignore[attr-defined]
+            return False
+        if stop is not None and stop.is_set():
+            return False
+        return self.trigger_activate() == SUCCESS  # type: ignore[attr-defined]
+
+    def start(self, stop: threading.Event) -> None:
+        """:func:`run_node`'s start: autostart when the parameter says so."""
+        if self.wants_autostart():
+            self.autostart(stop)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Same as cleanup, from any state."""
+        self.on_cleanup(state)  # type: ignore[attr-defined]
+        self.state_label = 'finalized'
+        return SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Recover to unconfigured."""
+        self.on_cleanup(state)  # type: ignore[attr-defined]
+        return SUCCESS
 
 
 def ros_args_error(exc: BaseException) -> str:

@@ -1,7 +1,8 @@
-"""ROS helpers shared by the nodes: parameter descriptors, diagnostics, the generated messages.
+"""ROS helpers shared by the nodes: parameters, diagnostics, the generated messages.
 
-Imported by ``node_io`` (the policy node) and ``executor_node``; like them it imports rclpy's
-message packages, never ``import specprune_ros``.
+Imported by ``node_io`` (the policy node), ``executor_node`` and ``sim_node``; like them it
+imports rclpy's message packages, never ``import specprune_ros``. :class:`SchemaParameters`
+is the parameter half of the nodes with one schema and one config (executor and bridge).
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -14,14 +15,23 @@ message packages, never ``import specprune_ros``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import importlib
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    ParameterType,
+    SetParametersResult,
+)
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.parameter import Parameter
 
-from specprune_ros.ros.node_config import describe, type_text
-from specprune_ros.specprune.params import ParamSpec
+from specprune_ros.ros.node_config import describe, from_ros_value, to_ros_value, type_text
+from specprune_ros.specprune.params import ConfigError, ParamSpec
 
 LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
           'ERROR': DiagnosticStatus.ERROR, 'STALE': DiagnosticStatus.STALE}
@@ -113,3 +123,51 @@ class NodeLogging:
     def log_error(self, text: str) -> None:
         """Log ``text`` at error level."""
         self.get_logger().error(text)  # type: ignore[attr-defined]
+
+
+class SchemaParameters:
+    """The ROS parameters of a node with one schema and one config dataclass (a mixin).
+
+    :meth:`declare_schema` declares every schema entry and sets ``self.cfg``; a later change
+    (``ros2 param set``) is validated by the config's ``replace`` and :meth:`apply_config`,
+    then becomes ``self.cfg``, or is rejected with the reason. Parameters outside the schema
+    (``use_sim_time`` and the like) are rclpy's.
+    """
+
+    cfg: Any
+
+    def declare_schema(self, specs: Sequence[ParamSpec], cfg: Any) -> None:
+        """Declare ``specs``; ``self.cfg`` = ``cfg`` with their values (ConfigError if bad)."""
+        self._schema = {s.name: s for s in specs}
+        values = {}
+        for spec in specs:
+            try:
+                param = self.declare_parameter(  # type: ignore[attr-defined]
+                    spec.name, to_ros_value(spec, spec.default), descriptor_for(spec))
+            except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
+                raise ConfigError(f'parameter {spec.name}: {exc}') from exc
+            values[spec.name] = from_ros_value(spec, param.value)
+        self.cfg = cfg.replace(**values)
+        self.add_on_set_parameters_callback(  # type: ignore[attr-defined]
+            self._on_set_parameters)
+
+    def apply_config(self, cfg: Any) -> None:
+        """Take a changed, valid config before it becomes ``self.cfg``; ConfigError rejects it."""
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        changes = {}
+        try:
+            for p in params:
+                if p.name in self._schema:
+                    changes[p.name] = from_ros_value(self._schema[p.name], p.value)
+            if not changes:
+                return SetParametersResult(successful=True)
+            cfg = self.cfg.replace(**changes)
+            self.apply_config(cfg)
+        except ConfigError as exc:
+            self.get_logger().warning(  # type: ignore[attr-defined]
+                f'rejected parameters {sorted(changes)}: {exc}')
+            return SetParametersResult(successful=False, reason=str(exc))
+        self.cfg = cfg
+        self.get_logger().info(f'parameters set: {changes}')  # type: ignore[attr-defined]
+        return SetParametersResult(successful=True)

@@ -32,15 +32,11 @@ thread only); the subscriptions only hand messages to an :class:`ActionInbox`.
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from typing import Any
 
 from geometry_msgs.msg import PoseStamped, TwistStamped
-from rcl_interfaces.msg import SetParametersResult
-from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, JointState
@@ -48,28 +44,25 @@ from std_msgs.msg import Empty, String
 
 from specprune_ros.errors import InputError
 from specprune_ros.ros.conversions import stamp_to_sec
-from specprune_ros.ros.node_config import from_ros_value, to_ros_value
-from specprune_ros.ros.node_runner import run_node
-from specprune_ros.ros.ros_common import descriptor_for, load_msg_module, NodeLogging
+from specprune_ros.ros.node_runner import LifecycleShell, run_node
+from specprune_ros.ros.ros_common import load_msg_module, NodeLogging, SchemaParameters
 from specprune_ros.ros.sim_actions import ActionInbox
 from specprune_ros.ros.sim_config import sim_specs, SimNodeConfig
 from specprune_ros.ros.sim_loop import SimLoop, SimPorts
 from specprune_ros.ros.sync import LogThrottle
-from specprune_ros.specprune.params import ConfigError
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 NODE_NAME = 'specprune_sim'
 _MSG = load_msg_module()
 
 
-class SimNode(NodeLogging, LifecycleNode):
+class SimNode(LifecycleShell, SchemaParameters, NodeLogging, LifecycleNode):
     """Lifecycle node: configure builds the LIBERO task, activate starts the episodes."""
 
     def __init__(self, **kwargs: Any) -> None:
         """Declare every parameter from the schema; raises ConfigError for bad overrides."""
         super().__init__(NODE_NAME, **kwargs)
-        self.cfg = self._declare_parameters()
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.declare_schema(sim_specs(), SimNodeConfig())
         self.throttle = LogThrottle(2.0)
         self.inbox = ActionInbox(self.cfg.action_source, self.cfg.chunk_steps,
                                  self.cfg.gripper_mode)
@@ -80,44 +73,14 @@ class SimNode(NodeLogging, LifecycleNode):
         self.rejected = 0
         self.state_label = 'unconfigured'
 
-    # --- parameters -------------------------------------------------------------------------
-    def _declare_parameters(self) -> SimNodeConfig:
-        values = {}
-        for spec in sim_specs():
-            try:
-                param = self.declare_parameter(spec.name, to_ros_value(spec, spec.default),
-                                               descriptor_for(spec))
-            except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
-                raise ConfigError(f'parameter {spec.name}: {exc}') from exc
-            values[spec.name] = from_ros_value(spec, param.value)
-        return SimNodeConfig().replace(**values)
-
-    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
-        specs = {s.name: s for s in sim_specs()}
-        changes = {}
-        try:
-            for p in params:
-                if p.name in specs:  # (use_sim_time and the like are rclpy's)
-                    changes[p.name] = from_ros_value(specs[p.name], p.value)
-            if not changes:
-                return SetParametersResult(successful=True)
-            cfg = self.cfg.replace(**changes)
-        except ConfigError as exc:
-            self.get_logger().warning(f'rejected parameters {sorted(changes)}: {exc}')
-            return SetParametersResult(successful=False, reason=str(exc))
-        self.cfg = cfg
+    # --- parameters (declared by SchemaParameters) ------------------------------------------
+    def apply_config(self, cfg: SimNodeConfig) -> None:
+        """A changed config reaches the inbox and the loop (at their next action or step)."""
         self.inbox.chunk_steps, self.inbox.gripper_mode = cfg.chunk_steps, cfg.gripper_mode
         if self.loop is not None:
             self.loop.cfg = cfg  # image_every, action_timeout, start_on_action: next step
-        self.get_logger().info(f'parameters set: {changes}')
-        return SetParametersResult(successful=True)
 
     # --- lifecycle --------------------------------------------------------------------------
-    def start(self, stop: threading.Event) -> None:
-        """:func:`run_node`'s start: configure and activate when ``autostart``."""
-        if self.cfg.autostart and self.trigger_configure() == SUCCESS and not stop.is_set():
-            self.trigger_activate()
-
     def close(self) -> None:
         """:func:`run_node`'s close: stop the simulation thread, then free the simulator."""
         if self.loop is not None and not self.loop.stop(timeout=5.0):
@@ -208,16 +171,6 @@ class SimNode(NodeLogging, LifecycleNode):
         self.ports = self.loop = None
         self.state_label = 'unconfigured'
         return SUCCESS
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Same as cleanup, from any state."""
-        self.on_cleanup(state)
-        self.state_label = 'finalized'
-        return SUCCESS
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Recover to unconfigured."""
-        return self.on_cleanup(state)
 
     # --- subscriptions (executor thread) ---------------------------------------------------------
     def _reject(self, text: str) -> None:

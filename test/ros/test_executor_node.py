@@ -28,7 +28,16 @@ from specprune_ros.ros.executor_config import ExecutorConfig
 try:  # the ROS-free suite runs anywhere: skip this module without rclpy and the msgs
     from executor_peer import ExecutorPeer, sec
     import rclpy
-    from ros_peer import claim_domain, key, NodeProcess, Peer, ros_env, stamp_of
+    from ros_peer import (
+        call_service,
+        claim_domain,
+        key,
+        NodeProcess,
+        Peer,
+        ros_env,
+        set_parameters_request,
+        stamp_of,
+    )
 except ImportError as exc:
     pytest.skip(f'executor DDS tests need rclpy, std_srvs and the generated messages: {exc} '
                 '(scripts/setup_ros.sh VENV, then source scripts/ros_env.sh VENV)',
@@ -214,6 +223,18 @@ def test_disable_publishes_nothing(executor: Any, peer: ExecutorPeer) -> None:
     assert peer.actions_since(t_off + 0.2) == []
     status = peer.last_diag()
     assert status.level == b'\x01' and 'disabled' in status.message
+
+
+def test_a_value_outside_the_schema_is_rejected_with_its_reason(
+        executor: Any, peer: ExecutorPeer) -> None:
+    """``ros2 param set blend fast``: refused by the node's check (the descriptor allows it)."""
+    (bad,) = call_service(peer.set_cli, set_parameters_request({'blend': 'fast'}), 10.0).results
+    assert not bad.successful and "blend='fast' is not allowed" in bad.reason, bad.reason
+    assert executor.wait_log("blend='fast' is not allowed", 5.0), executor.log()
+    assert 'rejected parameters' in executor.log()
+    peer.set_params({'ensemble_m': 0.02})  # (asserts that it was accepted)
+    assert executor.wait_log("parameters set: {'ensemble_m': 0.02}", 5.0), executor.log()
+    peer.set_params({'ensemble_m': ExecutorConfig().ensemble_m})
 
 
 def test_pipelined_with_the_policy_node_requests_ahead(

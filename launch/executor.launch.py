@@ -30,9 +30,9 @@ from launch_ros.substitutions import FindPackageShare
 from launch import LaunchDescription
 from specprune_ros.ros import launch_args
 from specprune_ros.ros.executor_config import executor_specs
-from specprune_ros.specprune.params import ConfigError
 
 PACKAGE = 'specprune_ros'
+FILE = 'executor.launch.py'
 
 # (name, default, description); a default of None is filled in by generate_launch_description.
 ARGUMENTS = (
@@ -50,22 +50,10 @@ ARGUMENTS = (
 PARAMETER_ARGUMENTS = launch_args.schema_arguments(executor_specs())
 
 
-def _node(context, *args, **kwargs):
+def _node(context):
     """Build the Node action from the evaluated launch arguments."""
-    try:
-        return _build(context)
-    except ConfigError as exc:  # one line from launch, no traceback
-        raise RuntimeError(str(exc)) from None
-
-
-def _build(context):
-    declared = [a[0] for a in (*ARGUMENTS, *PARAMETER_ARGUMENTS)]
-    given = {name: LaunchConfiguration(name).perform(context).strip() for name in declared}
-    extra = launch_args.undeclared(context.launch_configurations, declared)
-    if extra:
-        launch.logging.get_logger('executor.launch.py').warning(
-            f'ignoring launch argument(s) {extra}: not declared by executor.launch.py (see '
-            '`ros2 launch specprune_ros executor.launch.py --show-args`)')
+    given = launch_args.given_arguments(context, (*ARGUMENTS, *PARAMETER_ARGUMENTS),
+                                        LaunchConfiguration, launch.logging.get_logger(FILE), FILE)
     log_level = launch_args.check_log_level(given['log_level'])
     parameters = [launch_args.check_params_file(given['params_file']),
                   {'use_sim_time': launch_args.parse_bool('use_sim_time', given['use_sim_time']),
@@ -81,9 +69,9 @@ def _build(context):
 
 def generate_launch_description():
     """Declare the arguments and the node."""
-    default_params = PathJoinSubstitution([FindPackageShare(PACKAGE), 'config',
-                                           'executor.yaml'])
-    actions = [DeclareLaunchArgument(name, default_value=default_params if default is None
-                                     else default, description=text)
-               for name, default, text in (*ARGUMENTS, *PARAMETER_ARGUMENTS)]
-    return LaunchDescription(actions + [OpaqueFunction(function=_node)])
+    defaults = {'params_file': PathJoinSubstitution([FindPackageShare(PACKAGE), 'config',
+                                                     'executor.yaml'])}
+    actions = launch_args.declare(DeclareLaunchArgument, (*ARGUMENTS, *PARAMETER_ARGUMENTS),
+                                  defaults)
+    return LaunchDescription(
+        actions + [OpaqueFunction(function=launch_args.one_line_errors(_node))])

@@ -28,8 +28,6 @@ remap the nodes' topics; empty ones keep the nodes' own names.
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the License for the specific
 # language governing permissions and limitations under the License.
 
-import os
-
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 import launch.logging
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
@@ -40,10 +38,10 @@ from launch import LaunchDescription
 from specprune_ros.ros import launch_args
 from specprune_ros.ros.executor_config import executor_specs
 from specprune_ros.ros.node_config import all_specs
-from specprune_ros.specprune.params import ConfigError
 from specprune_ros.specprune.params import PRESETS as SUITE_PRESETS
 
 PACKAGE = 'specprune_ros'
+FILE = 'policy.launch.py'
 PRESETS = tuple(SUITE_PRESETS)  # the schema's LIBERO suite presets
 EXECUTOR_PREFIX = 'executor_'
 
@@ -73,38 +71,18 @@ PARAMETER_ARGUMENTS = (launch_args.schema_arguments(all_specs())
                        + launch_args.schema_arguments(executor_specs(), EXECUTOR_PREFIX))
 
 
-def _nodes(context, *args, **kwargs):
+def _nodes(context):
     """Build the Node actions from the evaluated launch arguments."""
-    try:
-        return _build(context)
-    except ConfigError as exc:  # one line from launch, no traceback
-        raise RuntimeError(str(exc)) from None
-
-
-def _build(context):
-    def arg(name):
-        return LaunchConfiguration(name).perform(context).strip()
-
-    declared = [a[0] for a in (*ARGUMENTS, *PARAMETER_ARGUMENTS)]
-    given = {name: arg(name) for name in declared}
-    extra = launch_args.undeclared(context.launch_configurations, declared)
-    if extra:
-        launch.logging.get_logger('policy.launch.py').warning(
-            f'ignoring launch argument(s) {extra}: not declared by policy.launch.py (see '
-            '`ros2 launch specprune_ros policy.launch.py --show-args`)')
+    given = launch_args.given_arguments(context, (*ARGUMENTS, *PARAMETER_ARGUMENTS),
+                                        LaunchConfiguration, launch.logging.get_logger(FILE), FILE)
     log_level = launch_args.check_log_level(given['log_level'])
     sim_time = launch_args.parse_bool('use_sim_time', given['use_sim_time'])
     with_executor = launch_args.parse_bool('executor', given['executor'])
     parameters = [launch_args.check_params_file(given['params_file'])]
-    preset = given['preset']
-    if preset:
-        if preset not in PRESETS:
-            raise ConfigError(f'unknown preset {preset!r}; expected one of {list(PRESETS)}')
-        share = FindPackageShare(PACKAGE).perform(context)
-        path = os.path.join(share, 'config', 'presets', f'{preset}.yaml')
-        if not os.path.isfile(path):
-            raise ConfigError(f'preset file {path} is missing')
-        parameters.append(path)
+    preset_path = launch_args.preset_file(given['preset'], PRESETS,
+                                          lambda: FindPackageShare(PACKAGE).perform(context))
+    if preset_path:
+        parameters.append(preset_path)
     overrides = {'use_sim_time': sim_time, **launch_args.overrides(all_specs(), given)}
     if with_executor:
         overrides.setdefault('trigger_mode', 'on_request')
@@ -143,7 +121,7 @@ def generate_launch_description():
     defaults = {'params_file': PathJoinSubstitution([share, 'config', 'policy.yaml']),
                 'executor_params_file': PathJoinSubstitution([share, 'config',
                                                               'executor.yaml'])}
-    actions = [DeclareLaunchArgument(name, default_value=defaults[name] if default is None
-                                     else default, description=text)
-               for name, default, text in (*ARGUMENTS, *PARAMETER_ARGUMENTS)]
-    return LaunchDescription(actions + [OpaqueFunction(function=_nodes)])
+    actions = launch_args.declare(DeclareLaunchArgument, (*ARGUMENTS, *PARAMETER_ARGUMENTS),
+                                  defaults)
+    return LaunchDescription(
+        actions + [OpaqueFunction(function=launch_args.one_line_errors(_nodes))])

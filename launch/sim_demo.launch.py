@@ -27,8 +27,6 @@ main job (``scripts/demo.sh``).
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the License for the specific
 # language governing permissions and limitations under the License.
 
-import os
-
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 import launch.logging
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
@@ -44,6 +42,7 @@ from specprune_ros.specprune.params import ConfigError
 from specprune_ros.specprune.params import PRESETS as SUITE_PRESETS
 
 PACKAGE = 'specprune_ros'
+FILE = 'sim_demo.launch.py'
 SIM_PREFIX, EXECUTOR_PREFIX = 'sim_', 'executor_'
 
 # (name, default, description); a default of None is filled in by generate_launch_description.
@@ -61,22 +60,10 @@ PARAMETER_ARGUMENTS = (launch_args.schema_arguments(sim_specs(), SIM_PREFIX)
                        + launch_args.schema_arguments(executor_specs(), EXECUTOR_PREFIX))
 
 
-def _nodes(context, *args, **kwargs):
+def _nodes(context):
     """Build the Node actions from the evaluated launch arguments."""
-    try:
-        return _build(context)
-    except ConfigError as exc:  # one line from launch, no traceback
-        raise RuntimeError(str(exc)) from None
-
-
-def _build(context):
-    declared = [a[0] for a in (*ARGUMENTS, *PARAMETER_ARGUMENTS)]
-    given = {name: LaunchConfiguration(name).perform(context).strip() for name in declared}
-    extra = launch_args.undeclared(context.launch_configurations, declared)
-    if extra:
-        launch.logging.get_logger('sim_demo.launch.py').warning(
-            f'ignoring launch argument(s) {extra}: not declared by sim_demo.launch.py (see '
-            '`ros2 launch specprune_ros sim_demo.launch.py --show-args`)')
+    given = launch_args.given_arguments(context, (*ARGUMENTS, *PARAMETER_ARGUMENTS),
+                                        LaunchConfiguration, launch.logging.get_logger(FILE), FILE)
     ros_args = ['--ros-args', '--log-level', launch_args.check_log_level(given['log_level'])]
     with_executor = launch_args.parse_bool('executor', given['executor'])
     sim = launch_args.overrides(sim_specs(), given, SIM_PREFIX)
@@ -86,16 +73,10 @@ def _build(context):
                           f"{given['executor']} (action needs the executor, chunk runs without)")
     sim_time = not sim.get('real_time', False)
     policy_params = [launch_args.check_params_file(given['params_file'])]
-    preset = given['preset']
-    if preset:
-        if preset not in SUITE_PRESETS:
-            raise ConfigError(f'unknown preset {preset!r}; expected one of '
-                              f'{list(SUITE_PRESETS)}')
-        path = os.path.join(FindPackageShare(PACKAGE).perform(context), 'config', 'presets',
-                            f'{preset}.yaml')
-        if not os.path.isfile(path):
-            raise ConfigError(f'preset file {path} is missing')
-        policy_params.append(path)
+    preset_path = launch_args.preset_file(given['preset'], SUITE_PRESETS,
+                                          lambda: FindPackageShare(PACKAGE).perform(context))
+    if preset_path:
+        policy_params.append(preset_path)
     policy_params.append({**sim_wiring.POLICY_SETTINGS, 'use_sim_time': sim_time,
                           **launch_args.overrides(all_specs(), given)})
     common = {'namespace': given['namespace'], 'arguments': ros_args, 'output': 'screen',
@@ -120,7 +101,7 @@ def generate_launch_description():
     defaults = {'params_file': PathJoinSubstitution([share, 'config', 'policy.yaml']),
                 'executor_params_file': PathJoinSubstitution([share, 'config',
                                                               'executor.yaml'])}
-    actions = [DeclareLaunchArgument(name, default_value=defaults[name] if default is None
-                                     else default, description=text)
-               for name, default, text in (*ARGUMENTS, *PARAMETER_ARGUMENTS)]
-    return LaunchDescription(actions + [OpaqueFunction(function=_nodes)])
+    actions = launch_args.declare(DeclareLaunchArgument, (*ARGUMENTS, *PARAMETER_ARGUMENTS),
+                                  defaults)
+    return LaunchDescription(
+        actions + [OpaqueFunction(function=launch_args.one_line_errors(_nodes))])

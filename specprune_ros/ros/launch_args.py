@@ -4,7 +4,8 @@ Every schema parameter is a launch argument (``alpha:=1.0``; the executor's with
 ``policy.launch.py``: ``executor_blend:=latest``). An empty value means "not given" (the
 parameter file decides). A given value is parsed by the schema type and checked against its
 range and choices, so a bad one stops the launch with one line instead of reaching the node,
-and no argument is ignored silently. ROS-free (no rclpy, no launch): the launch files call it.
+and no argument is ignored silently. ROS-free (no rclpy, no launch): the launch files call it,
+passing the launch classes they use (:func:`declare`, :func:`given_arguments`).
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -17,7 +18,7 @@ and no argument is ignored silently. ROS-free (no rclpy, no launch): the launch 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 import math
 import os
 from typing import Any
@@ -29,6 +30,7 @@ from specprune_ros.specprune.params import coerce, ConfigError, ParamSpec
 
 TRUE, FALSE = ('true', 'yes', 'on', '1'), ('false', 'no', 'off', '0')
 LOG_LEVELS = ('debug', 'info', 'warn', 'error', 'fatal')  # what rcl's --log-level accepts
+Argument = tuple[str, str | None, str]  # (name, default, description); None: see declare()
 
 
 def schema_arguments(specs: Iterable[ParamSpec], prefix: str = ''
@@ -114,3 +116,51 @@ def check_params_file(path: str) -> str:
 def undeclared(given: Iterable[str], declared: Sequence[str]) -> list[str]:
     """The launch configurations that no argument of this launch file declares."""
     return sorted(set(given) - set(declared))
+
+
+def declare(declare_argument: Callable[..., Any], arguments: Iterable[Argument],
+            defaults: Mapping[str, Any]) -> list[Any]:
+    """A ``declare_argument`` (DeclareLaunchArgument) each; a None default: ``defaults[name]``."""
+    return [declare_argument(name, default_value=defaults[name] if default is None else default,
+                             description=text)
+            for name, default, text in arguments]
+
+
+def given_arguments(context: Any, arguments: Iterable[Argument],
+                    configuration: Callable[[str], Any], logger: Any, launch_file: str
+                    ) -> dict[str, str]:
+    """The value of every declared argument, stripped; an undeclared one is named in a warning.
+
+    ``configuration`` is launch's LaunchConfiguration (performed in ``context``), ``logger``
+    the launch file's ``launch.logging`` logger.
+    """
+    declared = [name for name, _, _ in arguments]
+    given = {name: configuration(name).perform(context).strip() for name in declared}
+    extra = undeclared(context.launch_configurations, declared)
+    if extra:
+        logger.warning(f'ignoring launch argument(s) {extra}: not declared by {launch_file} (see '
+                       f'`ros2 launch specprune_ros {launch_file} --show-args`)')
+    return given
+
+
+def one_line_errors(build: Callable[[Any], list[Any]]) -> Callable[..., list[Any]]:
+    """An OpaqueFunction body running ``build(context)``: a ConfigError stops it with one line."""
+    def function(context: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        try:
+            return build(context)
+        except ConfigError as exc:  # one line from launch, no traceback
+            raise RuntimeError(str(exc)) from None
+
+    return function
+
+
+def preset_file(preset: str, presets: Iterable[str], share: Callable[[], str]) -> str | None:
+    """``config/presets/<preset>.yaml`` of the package share folder ``share()``; None for ''."""
+    if not preset:
+        return None
+    if preset not in presets:
+        raise ConfigError(f'unknown preset {preset!r}; expected one of {list(presets)}')
+    path = os.path.join(share(), 'config', 'presets', f'{preset}.yaml')
+    if not os.path.isfile(path):
+        raise ConfigError(f'preset file {path} is missing')
+    return path

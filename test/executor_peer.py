@@ -38,11 +38,6 @@ EXECUTOR = '/specprune_executor'
 _MSG = load_msg_module()
 
 
-def sec(stamp: Any) -> float:
-    """Seconds of a builtin_interfaces/Time."""
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
 class ExecutorPeer:
     """Publishes chunks to the executor; records its actions, twists, requests, diagnostics."""
 

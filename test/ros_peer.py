@@ -1,8 +1,9 @@
 """Test peer of ``specprune_policy``: starts the node as a process, feeds it, records outputs.
 
-Used by ``test/test_node.py`` and ``scripts/soak.py``. Needs rclpy and the generated
-``specprune_ros.msg`` (``source scripts/ros_env.sh``). The caller runs ``rclpy.init`` with the
-same ROS_DOMAIN_ID as the node process (see :func:`ros_env`).
+Used by the node tests (test/ros/test_node.py, test_executor_node.py, test_sim_node.py) and
+``scripts/soak.py``. Needs rclpy and the generated ``specprune_ros.msg`` (``source
+scripts/ros_env.sh``). The caller runs ``rclpy.init`` with the same ROS_DOMAIN_ID as the node
+process (see :func:`ros_env`; :func:`peer_context` does both for a test module).
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import array
 import collections
+from collections.abc import Iterator
+import contextlib
 import fcntl
 import io
 import os
@@ -93,8 +96,22 @@ def ros_env(domain_id: int | None = None) -> dict[str, str]:
     return env
 
 
+@contextlib.contextmanager
+def peer_context(domain_id: int) -> Iterator[None]:
+    """rclpy in this (peer) process on ``domain_id``, localhost only; shut down on leaving."""
+    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    rclpy.init(domain_id=domain_id)
+    try:
+        yield
+    finally:
+        rclpy.try_shutdown()
+
+
 class NodeProcess:
-    """``python -m specprune_ros.ros.node`` (or ``module``) as a process, output to a file."""
+    """``python -m specprune_ros.ros.node`` (or ``module``) as a process, output to a file.
+
+    As a context manager it is stopped (:meth:`stop`) on leaving the block.
+    """
 
     def __init__(self, params: dict[str, Any], env: dict[str, str], log_path: Path,
                  ros_args: tuple[str, ...] = (), module: str = 'specprune_ros.ros.node') -> None:
@@ -107,6 +124,14 @@ class NodeProcess:
         self._log = open(log_path, 'w+b')  # closed in stop()
         self.proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=self._log,
                                      stderr=subprocess.STDOUT)
+
+    def __enter__(self) -> NodeProcess:
+        """The running process."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop it (exceptions propagate)."""
+        self.stop()
 
     def log(self) -> str:
         """Everything the node printed so far."""
@@ -152,6 +177,11 @@ def stamp_of(t: float) -> Time:
     """builtin_interfaces/Time of ``t`` seconds."""
     sec = int(t)
     return Time(sec=sec, nanosec=round((t - sec) * 1e9) % 1_000_000_000)
+
+
+def sec(stamp: Any) -> float:
+    """Seconds of a builtin_interfaces/Time."""
+    return stamp.sec + stamp.nanosec * 1e-9
 
 
 def key(stamp: Any) -> tuple[int, int]:

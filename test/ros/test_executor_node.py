@@ -15,7 +15,6 @@ Run after ``source scripts/ros_env.sh VENV``. One ROS_DOMAIN_ID claimed for the 
 from __future__ import annotations
 
 import itertools
-import os
 from pathlib import Path
 import time
 from typing import Any
@@ -26,15 +25,16 @@ import pytest
 from specprune_ros.ros.executor_config import ExecutorConfig
 
 try:  # the ROS-free suite runs anywhere: skip this module without rclpy and the msgs
-    from executor_peer import ExecutorPeer, sec
-    import rclpy
+    from executor_peer import ExecutorPeer
     from ros_peer import (
         call_service,
         claim_domain,
         key,
         NodeProcess,
         Peer,
+        peer_context,
         ros_env,
+        sec,
         set_parameters_request,
         stamp_of,
     )
@@ -51,22 +51,17 @@ EXECUTOR = 'specprune_ros.ros.executor_node'
 @pytest.fixture(scope='module')
 def ros_context() -> Any:
     """Initialise rclpy in this (peer) process on the module's domain, localhost only."""
-    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
-    rclpy.init(domain_id=DOMAIN)
-    yield
-    rclpy.try_shutdown()
+    with peer_context(DOMAIN):
+        yield
 
 
 @pytest.fixture(scope='module')
 def executor(ros_context: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The executor under test: defaults (disabled at start), ~/twist on."""
     log = tmp_path_factory.mktemp('executor') / 'specprune_executor.log'
-    proc = NodeProcess({'publish_twist': True}, ros_env(DOMAIN), log, module=EXECUTOR)
-    try:
+    with NodeProcess({'publish_twist': True}, ros_env(DOMAIN), log, module=EXECUTOR) as proc:
         assert proc.wait_log('active:', 60.0), proc.log()
         yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope='module')

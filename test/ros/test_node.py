@@ -30,8 +30,7 @@ from specprune_ros.ros.node_config import NodeConfig
 from specprune_ros.specprune.debug_image import decode_kept_tokens
 
 try:  # the ROS-free suite runs anywhere: skip this module without rclpy and the msgs
-    import rclpy
-    from ros_peer import claim_domain, key, NodeProcess, Peer, ros_env
+    from ros_peer import claim_domain, key, NodeProcess, Peer, peer_context, ros_env, sec
 except ImportError as exc:
     pytest.skip(f'ROS 2 node tests need rclpy and the generated specprune_ros.msg: {exc} '
                 '(scripts/setup_ros.sh VENV, then source scripts/ros_env.sh VENV)',
@@ -43,31 +42,21 @@ SOAK_SECONDS = float(os.environ.get('SPECPRUNE_SOAK_SECONDS', '60'))
 LIMITS = NodeConfig()
 
 
-def sec(stamp: Any) -> float:
-    """Seconds of a Time message."""
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
 @pytest.fixture(scope='module')
 def ros_context() -> Any:
     """Initialise rclpy in this (peer) process on the run's domain, localhost only."""
-    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
-    rclpy.init(domain_id=DOMAIN)
-    yield
-    rclpy.try_shutdown()
+    with peer_context(DOMAIN):
+        yield
 
 
 @pytest.fixture(scope='module')
 def node(ros_context: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The node under test: tiny preset, autostart."""
     log = tmp_path_factory.mktemp('node') / 'specprune_policy.log'
-    proc = NodeProcess({'model_preset': 'tiny', 'input_timeout': 0.5, 'summary_period': 5.0},
-                       ros_env(DOMAIN), log)
-    try:
+    with NodeProcess({'model_preset': 'tiny', 'input_timeout': 0.5, 'summary_period': 5.0},
+                     ros_env(DOMAIN), log) as proc:
         assert proc.wait_log('active:', 90.0), proc.log()
         yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope='module')

@@ -19,7 +19,6 @@ LIBERO's success. Run after ``source scripts/ros_env.sh VENV``; skipped without 
 from __future__ import annotations
 
 import itertools
-import os
 from pathlib import Path
 import subprocess
 import sys
@@ -34,8 +33,7 @@ from specprune_ros.sim import libero_missing
 if libero_missing():
     pytest.skip(f'the bridge needs LIBERO: {libero_missing()}', allow_module_level=True)
 try:  # the ROS-free suite runs anywhere: skip this module without rclpy and the msgs
-    import rclpy
-    from ros_peer import claim_domain, NodeProcess, REPO, ros_env
+    from ros_peer import claim_domain, NodeProcess, peer_context, REPO, ros_env
     from sim_peer import SimPeer
 except ImportError as exc:
     pytest.skip(f'bridge DDS tests need rclpy and the generated messages: {exc} '
@@ -52,44 +50,46 @@ UP = np.array([0.0, 0.0, 1.0, 0.0, 0.0, 0.0, -1.0])
 @pytest.fixture(scope='module')
 def episode(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One whole episode through the bridge, driven in lockstep with the twin."""
+    log = tmp_path_factory.mktemp('sim') / 'specprune_sim.log'
+    with (NodeProcess(PARAMS, ros_env(DOMAIN), log, module='specprune_ros.ros.sim_node') as bridge,
+          peer_context(DOMAIN)):
+        peer = SimPeer()
+        try:
+            yield _drive(peer, bridge)
+        finally:
+            peer.close()
+
+
+def _drive(peer: SimPeer, bridge: NodeProcess) -> dict[str, Any]:
+    """Lift, then the expert, each action on the twin too, until the episode is done."""
     from specprune_ros.sim import LiberoEnv
     from specprune_ros.sim.expert import SpatialExpert
 
-    log = tmp_path_factory.mktemp('sim') / 'specprune_sim.log'
-    bridge = NodeProcess(PARAMS, ros_env(DOMAIN), log, module='specprune_ros.ros.sim_node')
-    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
-    rclpy.init(domain_id=DOMAIN)
-    peer = SimPeer()
-    try:
-        twin = LiberoEnv.from_config(SimNodeConfig(**PARAMS).sim_config(0).replace(
-            cameras=False))
-        twin_obs = [twin.reset(0)]
-        expert = SpatialExpert(twin)
-        expert.reset()
-        assert peer.wait(lambda: peer.status('waiting'), 180.0), bridge.log()
-        waiting_clock = peer.wait_clock(3, 30.0)  # the clock runs while the arm waits
-        assert waiting_clock, bridge.log()
-        done, step, sent = False, 0, []
-        while not done:
-            t = peer.next_clock(30.0)
-            assert t is not None, bridge.log()[-3000:]
-            action = UP if step < LIFT else expert.act()
-            action = action.astype(np.float32).astype(np.float64)  # Action.values is float32
-            if step == LIFT:  # a bad action first: rejected, never executed
-                peer.send(t, [0.0, np.nan, 0.0, 0.0, 0.0, 0.0, -1.0])
-                peer.send(t, [0.1] * 6)
-            peer.send(t, action)
-            sent.append(action)
-            obs, done = twin.step(action)
-            twin_obs.append(obs)
-            step += 1
-        assert peer.wait(lambda: peer.status('done'), 30.0), bridge.log()[-3000:]
-        yield {'peer': peer, 'twin': twin_obs, 'success': twin.success(), 'log': bridge.log,
-               'sent': sent}
-    finally:
-        peer.close()
-        rclpy.try_shutdown()
-        bridge.stop()
+    twin = LiberoEnv.from_config(SimNodeConfig(**PARAMS).sim_config(0).replace(
+        cameras=False))
+    twin_obs = [twin.reset(0)]
+    expert = SpatialExpert(twin)
+    expert.reset()
+    assert peer.wait(lambda: peer.status('waiting'), 180.0), bridge.log()
+    waiting_clock = peer.wait_clock(3, 30.0)  # the clock runs while the arm waits
+    assert waiting_clock, bridge.log()
+    done, step, sent = False, 0, []
+    while not done:
+        t = peer.next_clock(30.0)
+        assert t is not None, bridge.log()[-3000:]
+        action = UP if step < LIFT else expert.act()
+        action = action.astype(np.float32).astype(np.float64)  # Action.values is float32
+        if step == LIFT:  # a bad action first: rejected, never executed
+            peer.send(t, [0.0, np.nan, 0.0, 0.0, 0.0, 0.0, -1.0])
+            peer.send(t, [0.1] * 6)
+        peer.send(t, action)
+        sent.append(action)
+        obs, done = twin.step(action)
+        twin_obs.append(obs)
+        step += 1
+    assert peer.wait(lambda: peer.status('done'), 30.0), bridge.log()[-3000:]
+    return {'peer': peer, 'twin': twin_obs, 'success': twin.success(), 'log': bridge.log,
+            'sent': sent}
 
 
 def test_images_and_state_arrive_stamped(episode: dict[str, Any]) -> None:

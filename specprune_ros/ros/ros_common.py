@@ -165,8 +165,9 @@ class SchemaParameters:
             cfg = self.cfg.replace(**changes)
             self.apply_config(cfg)
         except ConfigError as exc:
+            names = sorted(p.name for p in params if p.name in self._schema)
             self.get_logger().warning(  # type: ignore[attr-defined]
-                f'rejected parameters {sorted(changes)}: {exc}')
+                f'rejected parameters {names}: {exc}')
             return SetParametersResult(successful=False, reason=str(exc))
         self.cfg = cfg
         self.get_logger().info(f'parameters set: {changes}')  # type: ignore[attr-defined]

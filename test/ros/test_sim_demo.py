@@ -54,7 +54,7 @@ def test_demo_runs_one_episode_and_writes_the_video(tmp_path: Path) -> None:
     assert proc.returncode == 0, log[-4000:]
     assert 'success is meaningless' in log
     assert re.search(rf'outcome: FAILURE after {STEPS} steps \(limit {STEPS}\) on task 0, '
-                     'init state 0', log), log[-3000:]
+                     'init state 40', log), log[-3000:]  # the default: held out
     chunks = re.findall(r'chunk \d+ at step \d+ .*: mode (\w+), kept (\d+)/512 visual tokens',
                         log)
     assert chunks and all(0 < int(k) <= 512 for _, k in chunks), log[-3000:]

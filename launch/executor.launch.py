@@ -28,8 +28,8 @@ from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
+from specprune_ros.control.executor_config import executor_specs
 from specprune_ros.ros import launch_args
-from specprune_ros.ros.executor_config import executor_specs
 
 PACKAGE = 'specprune_ros'
 FILE = 'executor.launch.py'

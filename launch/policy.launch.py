@@ -35,8 +35,8 @@ from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
+from specprune_ros.control.executor_config import executor_specs
 from specprune_ros.ros import launch_args
-from specprune_ros.ros.executor_config import executor_specs
 from specprune_ros.ros.node_config import all_specs
 from specprune_ros.specprune.params import PRESETS as SUITE_PRESETS
 

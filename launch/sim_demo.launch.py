@@ -34,8 +34,8 @@ from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
+from specprune_ros.control.executor_config import executor_specs
 from specprune_ros.ros import launch_args, sim_wiring
-from specprune_ros.ros.executor_config import executor_specs
 from specprune_ros.ros.node_config import all_specs
 from specprune_ros.ros.sim_config import sim_specs
 from specprune_ros.specprune.params import ConfigError

@@ -1,10 +1,11 @@
 """The subpackages' import directions, and that only ``specprune_ros.ros`` imports rclpy.
 
 Allowed (module -> what it may import of ours): ``errors`` -> nothing; ``vla`` -> errors;
-``specprune`` -> errors, vla; ``sim`` -> errors, vla; ``tools`` -> errors, vla, specprune,
-sim; ``ros`` -> everything. Checked on the source (every ``import`` statement, also those
-inside functions) and at run time (a fresh interpreter imports the ROS-free subpackages and
-must not have loaded rclpy).
+``specprune`` -> errors, vla; ``sim`` -> errors, vla; ``control`` (the ROS-free chunk
+executor) -> errors, vla, specprune (its params schema); ``tools`` -> errors, vla, specprune,
+sim, control; ``ros`` -> everything. Checked on the source (every ``import`` statement, also
+those inside functions) and at run time (a fresh interpreter imports the ROS-free subpackages
+and must not have loaded rclpy).
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -31,8 +32,9 @@ ALLOWED = {
     'vla': {'errors'},
     'specprune': {'errors', 'vla'},
     'sim': {'errors', 'vla'},
-    'tools': {'errors', 'vla', 'specprune', 'sim'},
-    'ros': {'errors', 'vla', 'specprune', 'sim', 'tools', 'msg'},
+    'control': {'errors', 'vla', 'specprune'},
+    'tools': {'errors', 'vla', 'specprune', 'sim', 'control'},
+    'ros': {'errors', 'vla', 'specprune', 'sim', 'control', 'tools', 'msg'},
 }
 ROS_MODULES = ('rclpy', 'rosidl_runtime_py', 'sensor_msgs', 'geometry_msgs', 'std_msgs',
                'diagnostic_msgs', 'lifecycle_msgs', 'rcl_interfaces', 'builtin_interfaces',
@@ -71,7 +73,7 @@ def _sources() -> list[Path]:
 def test_layout_has_the_role_subpackages() -> None:
     top = sorted(p.name for p in PKG.glob('*.py'))
     assert top == ['__init__.py', 'errors.py'], f'modules directly under specprune_ros/: {top}'
-    for role in ('vla', 'specprune', 'sim', 'ros', 'tools'):
+    for role in ('vla', 'specprune', 'sim', 'control', 'ros', 'tools'):
         init = PKG / role / '__init__.py'
         assert init.is_file(), f'{init} is missing'
         assert ast.get_docstring(ast.parse(init.read_text())), f'{init} has no docstring'
@@ -97,6 +99,7 @@ def test_ros_free_subpackages_load_no_rclpy() -> None:
     code = ('import sys, specprune_ros.vla, specprune_ros.specprune, specprune_ros.tools\n'
             'import specprune_ros.vla.policy, specprune_ros.specprune.engine, '
             'specprune_ros.tools.bench, specprune_ros.ros.node_config\n'
+            'import specprune_ros.control.executor, specprune_ros.control.executor_config\n'
             'print(sorted(m for m in sys.modules if m.split(".")[0] in {!r}))'.format(
                 set(ROS_MODULES)))
     run = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,

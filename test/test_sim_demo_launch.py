@@ -17,8 +17,8 @@ from __future__ import annotations
 import pytest
 from test_launch import _declared, _run, REPO
 
+from specprune_ros.control.executor_config import executor_specs
 from specprune_ros.ros import sim_wiring
-from specprune_ros.ros.executor_config import executor_specs
 from specprune_ros.ros.node_config import all_specs
 from specprune_ros.ros.sim_config import sim_specs
 

@@ -2,16 +2,16 @@
 
 Holds the ``specprune_policy`` node (``node``, its I/O half ``node_io``, its parameters
 ``node_config`` and its inference ``trigger``), the ``specprune_executor`` node
-(``executor_node`` around the ROS-free ``executor`` and its schema ``executor_config``), what
-both share (``node_runner``, ``ros_common``, ``launch_args`` for the launch files), message
+(``executor_node`` around the ROS-free executor of :mod:`specprune_ros.control`), what both
+share (``node_runner``, ``ros_common``, ``launch_args`` for the launch files), message
 conversions (``conversions``), input sync and watchdog plumbing (``sync``), signal handling
 (``signals``), the replay tool (``replay``, ``replay_sources``) and the ROS demo
 (``ros_demo``). Pure helpers used by the nodes (``conversions``, ``node_config``, ``sync``,
-``signals``, ``replay_sources``, ``executor``, ``executor_config``, ``trigger``,
-``launch_args``) import no rclpy, as in nav2, and are tested without it.
+``signals``, ``replay_sources``, ``trigger``, ``launch_args``) import no rclpy, as in nav2,
+and are tested without it.
 
-May import: everything of ours (``errors``, ``vla``, ``specprune``, ``sim``, ``tools``). The only
-subpackage that may import rclpy.
+May import: everything of ours (``errors``, ``vla``, ``specprune``, ``sim``, ``control``,
+``tools``). The only subpackage that may import rclpy.
 """
 
 # Copyright 2026 The specprune_ros Authors

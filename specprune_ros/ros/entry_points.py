@@ -89,7 +89,7 @@ def executor(argv: Sequence[str] | None = None) -> int:
     """``specprune_executor``: the chunk executor node (``--help`` lists its parameters)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if help_requested(args):
-        from specprune_ros.ros.executor_config import executor_specs
+        from specprune_ros.control.executor_config import executor_specs
 
         print(node_help('specprune_executor', EXECUTOR_SUMMARY, executor_specs(),
                         EXECUTOR_EXAMPLE))

@@ -7,7 +7,7 @@ tick of ``control_rate`` on the node's clock (ROS time: with ``use_sim_time`` it
 ``~/request`` (std_msgs/Empty: the next chunk is due; remap to the policy's ``~/request``) and
 ``/diagnostics``. Serves ``~/enable`` (std_srvs/SetBool): nothing is published while disabled.
 
-The logic is :class:`specprune_ros.ros.executor.ChunkExecutor` (ROS-free); this node only
+The logic is :class:`specprune_ros.control.executor.ChunkExecutor` (ROS-free); this node only
 converts messages and runs it from its single-threaded executor, so nothing here needs a lock.
 """
 
@@ -34,9 +34,9 @@ from rclpy.qos import QoSProfile
 from std_msgs.msg import Empty
 from std_srvs.srv import SetBool
 
+from specprune_ros.control.executor import Chunk, ChunkError, ChunkExecutor, Tick
+from specprune_ros.control.executor_config import executor_specs, ExecutorConfig
 from specprune_ros.ros.conversions import stamp_to_sec
-from specprune_ros.ros.executor import Chunk, ChunkError, ChunkExecutor, Tick
-from specprune_ros.ros.executor_config import executor_specs, ExecutorConfig
 from specprune_ros.ros.node_runner import LifecycleShell, run_node
 from specprune_ros.ros.ros_common import (
     diagnostics_msg,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from specprune_ros.ros.executor_config import GRIPPER_MODES
+from specprune_ros.control.executor_config import GRIPPER_MODES
 from specprune_ros.sim.config import CONTROL_PERIOD, SimConfig, SUITES
 from specprune_ros.specprune.params import _p, ConfigError, ParamSpec, schema, SchemaConfig
 

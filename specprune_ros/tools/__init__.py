@@ -6,8 +6,8 @@ the comparison with OpenVLA-OFT's own output (``oft_check``) and ``specprune-eva
 closed-loop LIBERO evaluation (``eval`` and its ``eval_*`` modules: protocol, configs, runner,
 stats, report, video, replay).
 
-May import: ``specprune_ros.errors``, ``specprune_ros.vla``, ``specprune_ros.specprune`` and
-``specprune_ros.sim``; never ``specprune_ros.ros`` or rclpy.
+May import: ``specprune_ros.errors``, ``specprune_ros.vla``, ``specprune_ros.specprune``,
+``specprune_ros.sim`` and ``specprune_ros.control``; never ``specprune_ros.ros`` or rclpy.
 """
 
 # Copyright 2026 The specprune_ros Authors

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from specprune_ros.ros.executor_config import ExecutorConfig
+from specprune_ros.control.executor_config import ExecutorConfig
 
 try:  # the ROS-free suite runs anywhere: skip this module without rclpy and the msgs
     from executor_peer import ExecutorPeer

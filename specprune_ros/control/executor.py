@@ -41,8 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from specprune_ros.control.executor_config import ExecutorConfig
 from specprune_ros.errors import InputError
-from specprune_ros.ros.executor_config import ExecutorConfig
 from specprune_ros.specprune.params import ConfigError
 
 MAX_QUEUED = 64  # chunks kept at most (older ones are dropped first)

@@ -1,4 +1,4 @@
-"""ROS-free tests of the chunk executor's logic (specprune_ros.ros.executor)."""
+"""ROS-free tests of the chunk executor's logic (specprune_ros.control.executor)."""
 
 # Copyright 2026 The specprune_ros Authors
 # Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file except
@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 import numpy as np
 import pytest
 
-from specprune_ros.ros.executor import Chunk, ChunkError, ChunkExecutor
-from specprune_ros.ros.executor_config import ExecutorConfig
+from specprune_ros.control.executor import Chunk, ChunkError, ChunkExecutor
+from specprune_ros.control.executor_config import ExecutorConfig
 
 P = 0.05  # the default 20 Hz
 

@@ -22,6 +22,7 @@ clamped nor rate limited; every other value is.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,10 @@ from specprune_ros.specprune.params import _p, ConfigError, ParamSpec, schema, S
 BLEND_MODES = ('latest', 'crossfade', 'temporal_ensemble')
 GRIPPER_MODES = ('oft_libero', 'sign')
 LIBERO_ACTION_DIM = 7
+# The executor of a simulated closed loop (the main job, the sim demo launch file and
+# ``specprune-eval --via-executor``): a simulation moves at once, and idle ticks send the
+# zero-motion hold, so no step waits for one.
+SIMULATION_SETTINGS: dict[str, Any] = {'start_enabled': True, 'hold_action': True}
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,8 @@ class ExecutorConfig(SchemaConfig):
                               f', {len(self.action_high)} and {len(self.max_delta)} values; give '
                               'the same number (or one value for all dims)')
         dim = max(lens)
+        if dim == 1:  # one value for every dimension: any action that holds the gripper
+            dim = max(1, self.gripper_index + 1)
         low, high, _ = self.limits(dim)
         for i in np.flatnonzero(low > high):
             raise ConfigError(f'action_low[{i}]={low[i]} is above action_high[{i}]={high[i]}')

@@ -28,14 +28,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from specprune_ros.control.executor_config import SIMULATION_SETTINGS
+
 SIM, POLICY, EXECUTOR = 'specprune_sim', 'specprune_policy', 'specprune_executor'
 SENSORS = ('third_person/image_raw', 'wrist/image_raw', 'ee_state', 'ee_twist', 'gripper_state',
            'instruction')
 # The policy asks for chunks (the executor's requests); the watchdog runs on the wall clock,
 # and a CPU simulation renders slower than real time, so it waits longer than on a robot.
 POLICY_SETTINGS: dict[str, Any] = {'trigger_mode': 'on_request', 'input_timeout': 30.0}
-# A simulation moves at once; idle ticks send the zero-motion hold, so no step waits for one.
-EXECUTOR_SETTINGS: dict[str, Any] = {'start_enabled': True, 'hold_action': True}
+# A simulation moves at once; idle ticks send the zero-motion hold, so no step waits for one
+# (the same settings as specprune-eval --via-executor).
+EXECUTOR_SETTINGS: dict[str, Any] = dict(SIMULATION_SETTINGS)
 
 
 def policy_remaps() -> list[tuple[str, str]]:

@@ -4,8 +4,10 @@ Three modes:
 
 * **run** (default): every configuration of ``--configs`` runs the same paired episodes
   (task, the benchmark's initial state ``trial``, seed) with OpenVLA-OFT's protocol
-  (:mod:`specprune_ros.tools.eval_protocol`); episodes stream to ``OUT/episodes.jsonl``
-  (resumable), then the report is written (:mod:`specprune_ros.tools.eval_report`).
+  (:mod:`specprune_ros.tools.eval_protocol`; with ``--via-executor`` the actions go through
+  the chunk executor, :mod:`specprune_ros.tools.eval_executor`); episodes stream to
+  ``OUT/episodes.jsonl`` (resumable), then the report is written
+  (:mod:`specprune_ros.tools.eval_report`).
 * ``--report DIR``: rebuild the tables and PNGs of a run from its JSONL.
 * ``--replay BAG_OR_DIR``: offline fidelity on a recording, no simulator
   (:mod:`specprune_ros.tools.eval_replay`).
@@ -65,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
                         'spatial 220, object 280, goal 300, libero_10 520)')
     p.add_argument('--open-loop-steps', type=int, default=8,
                    help="actions executed per query (OFT's num_open_loop_steps)")
+    p.add_argument('--via-executor', action='store_true',
+                   help="run the actions through the project's chunk executor in simulated "
+                        "time, set up as the main job's (instead of OFT's open loop; "
+                        'inference takes zero sim time; docs/eval.md)')
+    p.add_argument('--executor-params', default='', metavar='KEY=VALUE,...',
+                   help='with --via-executor: executor parameters over the main job\'s, e.g. '
+                        'blend=latest,request_at_remaining=2 (config/executor.yaml)')
     model = p.add_mutually_exclusive_group()
     model.add_argument('--checkpoint', metavar='DIR', help='OpenVLA-OFT checkpoint folder')
     model.add_argument('--model-preset', default=None, choices=sorted(PRESETS),
@@ -106,6 +115,7 @@ def _model_spec(args: argparse.Namespace) -> dict[str, object]:
 def _run(args: argparse.Namespace) -> int:
     from specprune_ros.sim.env import task_info
     from specprune_ros.tools.eval_configs import parse_configs
+    from specprune_ros.tools.eval_executor import executor_config, parse_executor_params
     from specprune_ros.tools.eval_protocol import episode_plan, parse_tasks, sim_config
     from specprune_ros.tools.eval_report import overall_table, write_report
     from specprune_ros.tools.eval_runner import run_eval, RunSpec
@@ -117,6 +127,10 @@ def _run(args: argparse.Namespace) -> int:
     sim_config(args.suite, keys[0], args.max_steps, args.render_size)  # validates the sizes
     if args.open_loop_steps < 1 or args.video < 0:
         raise InputError('--open-loop-steps must be >= 1 and --video >= 0')
+    if args.executor_params and not args.via_executor:
+        raise InputError('--executor-params needs --via-executor')
+    executor = parse_executor_params(args.executor_params)
+    executor_config(executor)  # validates them
     spec = RunSpec(suite=args.suite, tasks=tuple(tasks), trials=args.trials,
                    configs=tuple(''.join(t.split()) for t in args.configs),  # user order
                    model=_model_spec(args),
@@ -124,9 +138,11 @@ def _run(args: argparse.Namespace) -> int:
                    open_loop_steps=args.open_loop_steps, device=args.device,
                    render_size=args.render_size, fast_render=args.fast_render,
                    video=args.video, out=str(Path(args.out)),
-                   workers=max(1, min(args.workers, len(keys))), threads=args.threads)
-    log.info('%d episodes x %d configurations (%s) on %d worker(s) -> %s', len(keys),
-             len(configs), ' '.join(spec.configs), spec.workers, spec.out)
+                   workers=max(1, min(args.workers, len(keys))), threads=args.threads,
+                   via_executor=args.via_executor, executor=executor)
+    log.info('%d episodes x %d configurations (%s) on %d worker(s)%s -> %s', len(keys),
+             len(configs), ' '.join(spec.configs), spec.workers,
+             ' via the chunk executor' if spec.via_executor else '', spec.out)
     run_eval(spec, keys)
     summary, _ = write_report(spec.out)
     print(overall_table(summary))

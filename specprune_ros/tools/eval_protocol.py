@@ -13,7 +13,8 @@ Facts from openvla-oft ``experiments/robot/libero/run_libero_eval.py``, ``libero
   the 90 % centre crop of checkpoints trained with it is the policy's own preprocessing.
 * Proprio: EE position (3) + robosuite axis-angle (3) + gripper qpos (2) (:func:`proprio`).
 * The policy's chunk is executed open loop for ``num_open_loop_steps`` (8) steps before the
-  next query (:func:`run_episode`).
+  next query (:func:`run_episode`, :class:`OpenLoop`; ``specprune-eval --via-executor`` swaps
+  this one rule for the chunk executor, :mod:`specprune_ros.tools.eval_executor`).
 * Gripper: the model outputs 1 = open … 0 = close; :func:`normalize_gripper_action` maps
   [0, 1] to [-1, +1] and binarises with ``sign``, :func:`invert_gripper_action` flips the sign
   for LIBERO (-1 open, +1 close) (:func:`process_action` does both).
@@ -48,10 +49,11 @@ OFT_SEED = 7  # run_libero_eval.py GenerateConfig.seed
 OFT_TRIALS = 50  # num_trials_per_task
 OPEN_LOOP_STEPS = 8  # num_open_loop_steps (= the chunk length of the LIBERO checkpoints)
 RENDER_SIZE = 256  # OFT renders LIBERO at 256 and resizes to the policy's 224
-__all__ = ['MAX_STEPS', 'NOOP_ACTION', 'WAIT_STEPS', 'EpisodeKey', 'EpisodeResult', 'Query',
-           'episode_plan', 'invert_gripper_action', 'max_steps', 'normalize_gripper_action',
-           'parse_tasks', 'policy_observation', 'process_action', 'proprio', 'rotate_180',
-           'run_episode', 'sim_config', 'wait_action']
+__all__ = ['MAX_STEPS', 'NOOP_ACTION', 'WAIT_STEPS', 'ActionSource', 'EpisodeKey',
+           'EpisodeResult', 'OpenLoop', 'Query', 'drive_episode', 'episode_plan',
+           'invert_gripper_action', 'max_steps', 'normalize_gripper_action', 'parse_tasks',
+           'policy_observation', 'process_action', 'proprio', 'rotate_180', 'run_episode',
+           'sim_config', 'wait_action']
 
 
 def max_steps(suite: str) -> int:
@@ -222,6 +224,88 @@ class EpisodeResult:
     queries: list[Query] = field(default_factory=list)
     wall_s: float = 0.0
     start_proprio: list[float] = field(default_factory=list)  # after the wait: pairing check
+    counters: dict[str, int] = field(default_factory=dict)  # the action source's (executor)
+
+
+Ask = Callable[[SimObservation], np.ndarray]
+
+
+class ActionSource(Protocol):
+    """Which env action each control step executes (:func:`drive_episode`)."""
+
+    def reset(self) -> None:
+        """New episode."""
+
+    def action(self, obs: SimObservation, ask: Ask) -> np.ndarray:
+        """The 7-D env action of the step at ``obs``; ``ask(obs)`` queries the policy."""
+
+    def counters(self) -> dict[str, int]:
+        """Per-episode counters recorded with the episode (empty: none)."""
+
+
+class OpenLoop:
+    """OFT's open loop: the first ``steps`` actions of a chunk, then the next query."""
+
+    def __init__(self, steps: int = OPEN_LOOP_STEPS) -> None:
+        if steps < 1:
+            raise InputError(f'num_open_loop_steps must be >= 1, got {steps}')
+        self.steps = steps
+        self._queue: deque[np.ndarray] = deque()
+
+    def reset(self) -> None:
+        """Drop what is left of the last chunk."""
+        self._queue.clear()
+
+    def action(self, obs: SimObservation, ask: Ask) -> np.ndarray:
+        """The next queued action through :func:`process_action` (queries when empty)."""
+        if not self._queue:
+            chunk = ask(obs)
+            self._queue.extend(chunk[:min(self.steps, chunk.shape[0])])
+        return process_action(self._queue.popleft())
+
+    def counters(self) -> dict[str, int]:
+        """None."""
+        return {}
+
+
+def drive_episode(env: Env, runner: Runner, init_state: int, source: ActionSource,
+                  on_query: Callable[[SimObservation, Query], Any] | None = None
+                  ) -> EpisodeResult:
+    """One episode: reset to ``init_state`` (wait steps included), then one action per step.
+
+    Every control step feeds the measured EE pose and twist to the runner (its controller)
+    and executes ``source``'s action. When the source asks, the current frames are rendered
+    (the steps themselves render nothing) and the policy is queried on them. Ends on LIBERO's
+    success or at the env's step limit.
+    """
+    t_start = time.perf_counter()
+    obs = env.reset(init_state_id=init_state, render=True)
+    runner.reset()
+    source.reset()
+    result = EpisodeResult(False, 0, start_proprio=proprio(obs).tolist())
+
+    def ask(current: SimObservation) -> np.ndarray:
+        if current.agentview is None:
+            current = env.observe(render=True)
+        t0 = time.perf_counter()
+        actions, report = runner.predict_action_chunk(
+            policy_observation(current, env.instruction), now=float(current.timestamp))
+        query = Query(current.step, (time.perf_counter() - t0) * 1e3, report)
+        result.queries.append(query)
+        if on_query is not None:
+            on_query(current, query)
+        return np.asarray(actions, dtype=np.float64)
+
+    while not env.done:
+        stamp = float(obs.timestamp)
+        runner.update_pose(EEState(stamp, obs.ee_pos, obs.ee_quat))
+        runner.update_twist(stamp, obs.ee_lin_vel, obs.ee_ang_vel)
+        obs, _ = env.step(source.action(obs, ask), render=False)
+        result.length = obs.step
+    result.success = bool(env.success())
+    result.counters = source.counters()
+    result.wall_s = time.perf_counter() - t_start
+    return result
 
 
 def run_episode(env: Env, runner: Runner, init_state: int, open_loop_steps: int = OPEN_LOOP_STEPS,
@@ -231,33 +315,7 @@ def run_episode(env: Env, runner: Runner, init_state: int, open_loop_steps: int 
     Every control step feeds the measured EE pose and twist to the runner (its controller);
     when the action queue is empty the current frames are rendered and the policy is queried;
     the first ``open_loop_steps`` actions of the chunk are executed, each through
-    :func:`process_action`. Ends on LIBERO's success or at the env's step limit.
+    :func:`process_action` (:class:`OpenLoop` under :func:`drive_episode`). Ends on LIBERO's
+    success or at the env's step limit.
     """
-    if open_loop_steps < 1:
-        raise InputError(f'num_open_loop_steps must be >= 1, got {open_loop_steps}')
-    t_start = time.perf_counter()
-    obs = env.reset(init_state_id=init_state, render=True)
-    runner.reset()
-    queue: deque[np.ndarray] = deque()
-    result = EpisodeResult(False, 0, start_proprio=proprio(obs).tolist())
-    while not env.done:
-        stamp = float(obs.timestamp)
-        runner.update_pose(EEState(stamp, obs.ee_pos, obs.ee_quat))
-        runner.update_twist(stamp, obs.ee_lin_vel, obs.ee_ang_vel)
-        if not queue:
-            if obs.agentview is None:
-                obs = env.observe(render=True)
-            t0 = time.perf_counter()
-            actions, report = runner.predict_action_chunk(
-                policy_observation(obs, env.instruction), now=stamp)
-            query = Query(obs.step, (time.perf_counter() - t0) * 1e3, report)
-            result.queries.append(query)
-            if on_query is not None:
-                on_query(obs, query)
-            chunk = np.asarray(actions, dtype=np.float64)
-            queue.extend(chunk[:min(open_loop_steps, chunk.shape[0])])
-        obs, _ = env.step(process_action(queue.popleft()), render=False)
-        result.length = obs.step
-    result.success = bool(env.success())
-    result.wall_s = time.perf_counter() - t_start
-    return result
+    return drive_episode(env, runner, init_state, OpenLoop(open_loop_steps), on_query)

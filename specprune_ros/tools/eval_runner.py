@@ -39,7 +39,15 @@ from tqdm import tqdm
 from specprune_ros.errors import InputError
 from specprune_ros.specprune.baselines import BaselineEngine, BudgetSchedule, layer_budget
 from specprune_ros.tools.eval_configs import EvalConfig, make_runner, parse_configs
-from specprune_ros.tools.eval_protocol import EpisodeKey, EpisodeResult, run_episode, sim_config
+from specprune_ros.tools.eval_executor import executor_config, ExecutorSource
+from specprune_ros.tools.eval_protocol import (
+    ActionSource,
+    drive_episode,
+    EpisodeKey,
+    EpisodeResult,
+    OpenLoop,
+    sim_config,
+)
 from specprune_ros.tools.eval_video import EpisodeVideo
 from specprune_ros.vla.policy import Observation, VLAPolicy
 
@@ -47,7 +55,7 @@ log = logging.getLogger(__name__)
 EPISODES_FILE = 'episodes.jsonl'
 RUN_FILE = 'run.json'
 _FIXED = ('suite', 'seed', 'max_steps', 'open_loop_steps', 'model', 'render_size',
-          'fast_render')  # settings a resumed run must share
+          'fast_render', 'via_executor', 'executor')  # settings a resumed run must share
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,15 @@ class RunSpec:
     out: str = 'eval_out'
     workers: int = 1
     threads: int = 0  # torch threads per worker (0: cores // workers)
+    via_executor: bool = False  # actions through the chunk executor (tools.eval_executor)
+    executor: dict[str, Any] = field(default_factory=dict)  # its params over the main job's
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def action_source(self) -> ActionSource:
+        """A fresh action source: OFT's open loop, or the chunk executor."""
+        if self.via_executor:
+            return ExecutorSource(executor_config(self.executor))
+        return OpenLoop(self.open_loop_steps)
 
 
 def load_policy_from(model: dict[str, Any], device: str) -> VLAPolicy:
@@ -133,7 +149,9 @@ def check_run_file(spec: RunSpec) -> None:
     mine = asdict(spec)
     if path.is_file():
         old = json.loads(path.read_text())
-        diff = {k: (old.get(k), mine[k]) for k in _FIXED if old.get(k) != mine[k]}
+        blank = asdict(RunSpec('', (), 0, (), {}))  # a key an older run.json lacks: its default
+        diff = {k: (old.get(k, blank[k]), mine[k]) for k in _FIXED
+                if old.get(k, blank[k]) != mine[k]}
         if diff:
             raise InputError(f'{root} holds a run with other settings {diff} (old, new); use '
                              'another --out folder')
@@ -145,18 +163,21 @@ def episode_record(cfg: EvalConfig, key: EpisodeKey, result: EpisodeResult, suit
                    limit: int) -> dict[str, Any]:
     """The JSONL record of one episode (per-query lists for the report)."""
     reps = [q.report for q in result.queries]
-    return {'config': cfg.label, 'name': cfg.name, 'suite': suite, 'task': key.task,
-            'trial': key.trial, 'init_state': key.init_state, 'seed': key.seed,
-            'success': bool(result.success), 'length': int(result.length), 'max_steps': limit,
-            'wall_s': round(result.wall_s, 3), 'queries': len(reps),
-            'start_proprio': result.start_proprio,
-            'visual_total': int(reps[0].visual_tokens) if reps else 0,
-            'visual_kept': [int(r.visual_kept) for r in reps],
-            'flops_ratio': [round(float(r.flops_ratio), 6) for r in reps],
-            'llm_ms': [round(float(r.llm_ms), 4) for r in reps],
-            'step_ms': [round(float(q.step_ms), 4) for q in result.queries],
-            'mode': [r.mode for r in reps],
-            'visual_per_layer': [[int(v) for v in r.visual_per_layer] for r in reps]}
+    record = {'config': cfg.label, 'name': cfg.name, 'suite': suite, 'task': key.task,
+              'trial': key.trial, 'init_state': key.init_state, 'seed': key.seed,
+              'success': bool(result.success), 'length': int(result.length), 'max_steps': limit,
+              'wall_s': round(result.wall_s, 3), 'queries': len(reps),
+              'start_proprio': result.start_proprio,
+              'visual_total': int(reps[0].visual_tokens) if reps else 0,
+              'visual_kept': [int(r.visual_kept) for r in reps],
+              'flops_ratio': [round(float(r.flops_ratio), 6) for r in reps],
+              'llm_ms': [round(float(r.llm_ms), 4) for r in reps],
+              'step_ms': [round(float(q.step_ms), 4) for q in result.queries],
+              'mode': [r.mode for r in reps],
+              'visual_per_layer': [[int(v) for v in r.visual_per_layer] for r in reps]}
+    if result.counters:  # --via-executor: held/late steps and the executor's counters
+        record['executor'] = dict(result.counters)
+    return record
 
 
 def episode_seed(key: EpisodeKey) -> int:
@@ -224,8 +245,8 @@ class EpisodeWorker:
                         raise InputError(f'{cfg.label}: no {cfg.reference} episode to match')
                     runner.set_budget(BudgetSchedule([tuple(v) for v in ref]))
             recorder = EpisodeVideo(self.policy.cfg.patch_size) if video else None
-            result = run_episode(env, runner, key.init_state, self.spec.open_loop_steps,
-                                 recorder.add if recorder else None)
+            result = drive_episode(env, runner, key.init_state, self.spec.action_source(),
+                                   recorder.add if recorder else None)
             record = episode_record(cfg, key, result, self.spec.suite, env.max_steps)
             references[cfg.label] = record['visual_per_layer']
             if recorder is not None:

@@ -4,7 +4,7 @@ Holds ``specprune-bench`` (``bench``), ``specprune-demo`` (``demo``), the synthe
 sequence built from the real LIBERO frame (``sequence``), the fixture loader (``fixtures``),
 the comparison with OpenVLA-OFT's own output (``oft_check``) and ``specprune-eval``, the
 closed-loop LIBERO evaluation (``eval`` and its ``eval_*`` modules: protocol, configs, runner,
-stats, report, video, replay).
+executor (``--via-executor``), stats, report, video, replay).
 
 May import: ``specprune_ros.errors``, ``specprune_ros.vla``, ``specprune_ros.specprune``,
 ``specprune_ros.sim`` and ``specprune_ros.control``; never ``specprune_ros.ros`` or rclpy.

@@ -64,6 +64,8 @@ def commands(args: argparse.Namespace, model: Path | None) -> dict[str, list[str
            'real_time': args.real_time, 'action_source': 'action' if with_executor else 'chunk'}
     policy: dict[str, Any] = {**sim_wiring.POLICY_SETTINGS, 'use_sim_time': sim_time,
                               'input_timeout': args.input_timeout}
+    if args.unpruned:
+        policy['enabled'] = False  # the plain model: the reference a pruned run compares to
     if model is not None:
         policy['checkpoint'] = str(model)
     else:
@@ -110,6 +112,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         default=sim_wiring.POLICY_SETTINGS['input_timeout'],
                         help="policy watchdog (wall s): the simulation runs slower than real "
                         'time on a CPU')
+    parser.add_argument('--unpruned', action='store_true',
+                        help='run the policy with pruning disabled (enabled:=false)')
     parser.add_argument('--no-executor', action='store_true',
                         help="no executor: the bridge runs each chunk's first 8 steps itself "
                         '(OFT open loop)')

@@ -281,9 +281,9 @@ class SimLoop:
         ang.x, ang.y, ang.z = (float(v) for v in obs.ee_ang_vel)
         joints = JointState(name=list(FINGERS), position=[float(v) for v in obs.gripper_qpos])
         joints.header = pose.header
+        ports.gripper.publish(joints)  # first: the policy builds proprio when the pose comes
         ports.ee_state.publish(pose)
         ports.ee_twist.publish(twist)
-        ports.gripper.publish(joints)
         if obs.agentview is not None:
             self._images = (obs.agentview, obs.wrist)
         if images and self._images is not None:

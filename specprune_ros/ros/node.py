@@ -43,6 +43,7 @@ from rclpy.parameter import Parameter
 
 from specprune_ros.errors import InputError
 from specprune_ros.ros import node_io
+from specprune_ros.ros.gripper_track import GripperTrack
 from specprune_ros.ros.node_config import (
     all_specs,
     apply_changes,
@@ -104,6 +105,7 @@ class SpecPrunePolicyNode(LifecycleShell, PolicyPorts, LifecycleNode):
         self.last_error, self.last_error_time = '', -1e9
         self.instruction, self.reset_pending = cfg.instruction.strip(), False
         self.gripper = np.zeros(2)
+        self.gripper_track = GripperTrack()
         self.active = False
         self._workers: _Workers | None = None
         self.init_ports()

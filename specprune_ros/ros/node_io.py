@@ -229,7 +229,9 @@ class PolicyPorts(NodeLogging):
         t0 = time.perf_counter()
         try:
             state = pose_msg_to_ee_state(msg)
-            proprio = ee_state_to_proprio(state, self.gripper)
+            # the fingers of this pose's instant (by stamp), filled in if they come later
+            proprio = self.gripper_track.proprio_gripper(
+                state.stamp, ee_state_to_proprio(state, self.gripper))
         except (InputError, ValueError) as exc:
             self._input_error('ee_state', f'EE state rejected, no action from it: {exc}')
             return
@@ -260,6 +262,7 @@ class PolicyPorts(NodeLogging):
                               f'{pos}; keeping {self.gripper.tolist()}')
             return
         self.gripper = value
+        self.gripper_track.add(stamp_to_sec(msg.header.stamp), value)
 
     def _on_instruction(self, msg: String) -> None:
         self.set_instruction(msg.data, 'topic ~/instruction')

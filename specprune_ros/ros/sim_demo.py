@@ -138,19 +138,12 @@ def render_settings(args: argparse.Namespace, model: Path | None) -> tuple[int, 
     A model trained by ``specprune-train`` keeps, in ``data.json``, the simulator settings its
     demonstrations were rendered with; a policy must be run on frames rendered the same way.
     """
-    size, fast = RENDER_SIZE, False
-    path = model / 'data.json' if model is not None else None
-    if path is not None and path.is_file():
-        try:
-            files = json.loads(path.read_text()).get('files') or [{}]
-            sim = files[0].get('sim_config') or {}
-            sim = json.loads(sim) if isinstance(sim, str) else sim
-            size, fast = int(sim.get('render_size') or 0), bool(sim.get('fast_render', False))
-            log.info('rendering as the training data was: render_size %s, fast_render %s',
-                     size or 'none', fast)
-        except (OSError, ValueError, AttributeError, TypeError) as exc:
-            log.warning('cannot read the render settings of %s (%s); using the defaults',
-                        path, exc)
+    from specprune_ros.tools.train_data import training_render
+
+    size, fast = training_render(model) or (RENDER_SIZE, False)
+    if model is not None and (size, fast) != (RENDER_SIZE, False):
+        log.info('rendering as the training data was: render_size %s, fast_render %s',
+                 size or 'none', fast)
     return (size if args.render_size is None else args.render_size,
             fast if args.fast_render is None else args.fast_render)
 

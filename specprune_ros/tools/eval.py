@@ -87,10 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help='worker processes, one env + one model each (default: core count)')
     p.add_argument('--threads', type=int, default=0,
                    help='torch threads per worker (default: cores // workers)')
-    p.add_argument('--render-size', type=int, default=256,
-                   help="render side before OFT's JPEG + Lanczos resize to 224 (OFT: 256)")
-    p.add_argument('--fast-render', action='store_true',
-                   help='no MSAA/reflections (faster; frames differ from real LIBERO)')
+    p.add_argument('--render-size', type=int, default=None,
+                   help="render side before OFT's JPEG + Lanczos resize to 224 (OFT: 256); "
+                        "default: as a --model's training demos (its data.json), else 256")
+    p.add_argument('--fast-render', action=argparse.BooleanOptionalAction, default=None,
+                   help='no MSAA/reflections (faster; frames differ from real LIBERO); '
+                        "default: as a --model's training demos, else off")
     p.add_argument('--video', type=int, default=0, metavar='K',
                    help='MP4 (GIF without ffmpeg) of the first K episodes per configuration')
     p.add_argument('--out', default='eval_out', help='output folder (resumable)')
@@ -116,11 +118,26 @@ def _run(args: argparse.Namespace) -> int:
     from specprune_ros.sim.env import task_info
     from specprune_ros.tools.eval_configs import parse_configs
     from specprune_ros.tools.eval_executor import executor_config, parse_executor_params
-    from specprune_ros.tools.eval_protocol import episode_plan, parse_tasks, sim_config
+    from specprune_ros.tools.eval_protocol import (
+        episode_plan,
+        parse_tasks,
+        RENDER_SIZE,
+        sim_config,
+    )
     from specprune_ros.tools.eval_report import overall_table, write_report
     from specprune_ros.tools.eval_runner import run_eval, RunSpec
 
     configs = parse_configs(args.configs, args.suite)  # errors before anything starts
+    from specprune_ros.tools.train_data import training_render
+
+    trained = training_render(args.model)
+    size, fast = trained or (RENDER_SIZE, False)
+    args.render_size = (size or 224) if args.render_size is None else args.render_size
+    args.fast_render = fast if args.fast_render is None else args.fast_render
+    if trained is not None:
+        log.info("frames as the model's training demos: render size %d, fast_render %s "
+                 '(--render-size / --[no-]fast-render override)', args.render_size,
+                 args.fast_render)
     tasks = parse_tasks(args.tasks)
     n_init = min(task_info(args.suite, t).n_init_states for t in tasks)
     keys = episode_plan(tasks, args.trials, args.seed, n_init, args.first_trial)

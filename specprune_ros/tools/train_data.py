@@ -205,6 +205,27 @@ def read_demos(paths: list[Path], drop_noops: bool = True) -> list[Demo]:
     return demos
 
 
+def training_render(model_dir: str | Path | None) -> tuple[int, bool] | None:
+    """(render_size, fast_render) the demos of a trained model were rendered with, or None.
+
+    Read from the ``data.json`` ``specprune-train`` writes beside the model (the first data
+    file's ``sim_config``); ``render_size`` 0 means rendered at the camera size directly. None
+    when there is no such file or it cannot be read (logged): a policy must run on frames
+    rendered as its training frames were.
+    """
+    path = Path(model_dir) / 'data.json' if model_dir is not None else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        files = json.loads(path.read_text()).get('files') or [{}]
+        sim = files[0].get('sim_config') or {}
+        sim = json.loads(sim) if isinstance(sim, str) else sim
+        return int(sim.get('render_size') or 0), bool(sim.get('fast_render', False))
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
+        log.warning('cannot read the render settings of %s (%s)', path, exc)
+        return None
+
+
 def describe(paths: list[Path], train: list[Demo], val: list[Demo]) -> dict[str, Any]:
     """What a model was trained on: files, tasks and the demos of each split.
 

@@ -180,3 +180,17 @@ def test_frames_stored_as_jpeg_bytes_are_decoded(tmp_path, demo_file) -> None:
     demo = read_demos([path])[:1]
     got = FrameStore(demo, 64, False).get(0, 0)[0]
     np.testing.assert_array_equal(got, frames[NOOPS][::-1, ::-1])
+
+
+def test_training_render_reads_the_models_data_json(tmp_path) -> None:
+    from specprune_ros.tools.train_data import training_render
+
+    sim = {'render_size': None, 'fast_render': True, 'camera_size': 224}
+    (tmp_path / 'data.json').write_text(json.dumps({'files': [{'sim_config': json.dumps(sim)}]}))
+    assert training_render(tmp_path) == (0, True)
+    sim.update(render_size=256, fast_render=False)
+    (tmp_path / 'data.json').write_text(json.dumps({'files': [{'sim_config': sim}]}))
+    assert training_render(tmp_path) == (256, False)
+    assert training_render(tmp_path / 'missing') is None and training_render(None) is None
+    (tmp_path / 'data.json').write_text('{not json')
+    assert training_render(tmp_path) is None

@@ -1,4 +1,4 @@
-"""GripperTrack: the proprio of a pose carries the fingers of the same stamp, whatever the order."""
+"""GripperTrack: a pose's proprio carries the fingers of its own stamp, in any arrival order."""
 
 # Copyright 2026 The specprune_ros Authors
 # Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file except

@@ -65,6 +65,6 @@ class GripperTrack:
                 return proprio
         older = [v for s, v in self._states if s < stamp]
         proprio[-2:] = older[-1] if older else self.latest
-        if self._states or stamp > 0.0:
+        if stamp > 0.0:
             self._waiting.append((stamp, proprio))
         return proprio

@@ -35,7 +35,6 @@ import threading
 import time
 from typing import Any, NamedTuple
 
-import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -104,8 +103,7 @@ class SpecPrunePolicyNode(LifecycleShell, PolicyPorts, LifecycleNode):
                                        'input_errors', 'step_errors'), 0)
         self.last_error, self.last_error_time = '', -1e9
         self.instruction, self.reset_pending = cfg.instruction.strip(), False
-        self.gripper = np.zeros(2)
-        self.gripper_track = GripperTrack()
+        self.gripper_track = GripperTrack()  # newest finger positions, and by stamp
         self.active = False
         self._workers: _Workers | None = None
         self.init_ports()

@@ -231,7 +231,7 @@ class PolicyPorts(NodeLogging):
             state = pose_msg_to_ee_state(msg)
             # the fingers of this pose's instant (by stamp), filled in if they come later
             proprio = self.gripper_track.proprio_gripper(
-                state.stamp, ee_state_to_proprio(state, self.gripper))
+                state.stamp, ee_state_to_proprio(state, self.gripper_track.latest))
         except (InputError, ValueError) as exc:
             self._input_error('ee_state', f'EE state rejected, no action from it: {exc}')
             return
@@ -259,9 +259,8 @@ class PolicyPorts(NodeLogging):
             value[1] = -value[1]  # LIBERO's fingers move in opposite directions
         if value.shape != (2,) or not np.isfinite(value).all():
             self._input_error('gripper', f'gripper_state needs 1 or 2 finite positions, got '
-                              f'{pos}; keeping {self.gripper.tolist()}')
+                              f'{pos}; keeping {self.gripper_track.latest.tolist()}')
             return
-        self.gripper = value
         self.gripper_track.add(stamp_to_sec(msg.header.stamp), value)
 
     def _on_instruction(self, msg: String) -> None:

@@ -138,14 +138,9 @@ def render_settings(args: argparse.Namespace, model: Path | None) -> tuple[int, 
     A model trained by ``specprune-train`` keeps, in ``data.json``, the simulator settings its
     demonstrations were rendered with; a policy must be run on frames rendered the same way.
     """
-    from specprune_ros.tools.train_data import training_render
+    from specprune_ros.tools.train_data import render_for
 
-    size, fast = training_render(model) or (RENDER_SIZE, False)
-    if model is not None and (size, fast) != (RENDER_SIZE, False):
-        log.info('rendering as the training data was: render_size %s, fast_render %s',
-                 size or 'none', fast)
-    return (size if args.render_size is None else args.render_size,
-            fast if args.fast_render is None else args.fast_render)
+    return render_for(model, args.render_size, args.fast_render, (RENDER_SIZE, False))
 
 
 def main(argv: list[str] | None = None) -> int:

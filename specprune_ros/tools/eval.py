@@ -126,18 +126,13 @@ def _run(args: argparse.Namespace) -> int:
     )
     from specprune_ros.tools.eval_report import overall_table, write_report
     from specprune_ros.tools.eval_runner import run_eval, RunSpec
+    from specprune_ros.tools.train_data import render_for
 
     configs = parse_configs(args.configs, args.suite)  # errors before anything starts
-    from specprune_ros.tools.train_data import training_render
-
-    trained = training_render(args.model)
-    size, fast = trained or (RENDER_SIZE, False)
-    args.render_size = (size or 224) if args.render_size is None else args.render_size
-    args.fast_render = fast if args.fast_render is None else args.fast_render
-    if trained is not None:
-        log.info("frames as the model's training demos: render size %d, fast_render %s "
-                 '(--render-size / --[no-]fast-render override)', args.render_size,
-                 args.fast_render)
+    given = args.render_size
+    size, args.fast_render = render_for(args.model, given, args.fast_render,
+                                        (RENDER_SIZE, False))
+    args.render_size = size if given is not None else size or 224  # model's 0: 224 directly
     tasks = parse_tasks(args.tasks)
     n_init = min(task_info(args.suite, t).n_init_states for t in tasks)
     keys = episode_plan(tasks, args.trials, args.seed, n_init, args.first_trial)

@@ -226,6 +226,22 @@ def training_render(model_dir: str | Path | None) -> tuple[int, bool] | None:
         return None
 
 
+def render_for(model_dir: str | Path | None, render_size: int | None, fast_render: bool | None,
+               default: tuple[int, bool] = (256, False)) -> tuple[int, bool]:
+    """(render_size, fast_render): those given, else the model's training demos', else ``default``.
+
+    ``None`` means "not given"; a render size of 0 means rendered at the camera size directly.
+    """
+    trained = training_render(model_dir)
+    size, fast = trained or default
+    size = size if render_size is None else render_size
+    fast = fast if fast_render is None else fast_render
+    if trained is not None:
+        log.info("rendering as the model's training demos were: render size %s, fast_render %s "
+                 '(a given render size / fast render overrides)', size or 'the camera size', fast)
+    return size, fast
+
+
 def describe(paths: list[Path], train: list[Demo], val: list[Demo]) -> dict[str, Any]:
     """What a model was trained on: files, tasks and the demos of each split.
 

@@ -183,7 +183,7 @@ def test_frames_stored_as_jpeg_bytes_are_decoded(tmp_path, demo_file) -> None:
 
 
 def test_training_render_reads_the_models_data_json(tmp_path) -> None:
-    from specprune_ros.tools.train_data import training_render
+    from specprune_ros.tools.train_data import render_for, training_render
 
     sim = {'render_size': None, 'fast_render': True, 'camera_size': 224}
     (tmp_path / 'data.json').write_text(json.dumps({'files': [{'sim_config': json.dumps(sim)}]}))
@@ -192,5 +192,8 @@ def test_training_render_reads_the_models_data_json(tmp_path) -> None:
     (tmp_path / 'data.json').write_text(json.dumps({'files': [{'sim_config': sim}]}))
     assert training_render(tmp_path) == (256, False)
     assert training_render(tmp_path / 'missing') is None and training_render(None) is None
+    assert render_for(tmp_path, None, None) == (256, False)  # the model's
+    assert render_for(tmp_path, 224, True) == (224, True)  # given values win
+    assert render_for(None, None, None, (256, False)) == (256, False)  # the default
     (tmp_path / 'data.json').write_text('{not json')
     assert training_render(tmp_path) is None

@@ -82,12 +82,13 @@ def _nodes(context):
     common = {'namespace': given['namespace'], 'arguments': ros_args, 'output': 'screen',
               'emulate_tty': True}
     nodes = [Node(package=PACKAGE, executable='specprune_sim', name=sim_wiring.SIM,
-                  parameters=[sim], remappings=sim_wiring.sim_remaps(with_executor), **common),
+                  parameters=[sim], remappings=sim_wiring.sim_remaps(with_executor, sim_time),
+                  **common),
              Node(package=PACKAGE, executable='specprune_policy', name=sim_wiring.POLICY,
                   parameters=policy_params, remappings=sim_wiring.policy_remaps(), **common)]
     if with_executor:
         ex_params = [launch_args.check_params_file(given['executor_params_file']),
-                     {**sim_wiring.EXECUTOR_SETTINGS, 'use_sim_time': sim_time,
+                     {**sim_wiring.executor_settings(sim_time),
                       **launch_args.overrides(executor_specs(), given, EXECUTOR_PREFIX)}]
         nodes.append(Node(package=PACKAGE, executable='specprune_executor',
                           name=sim_wiring.EXECUTOR, parameters=ex_params,

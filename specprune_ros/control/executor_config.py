@@ -64,9 +64,10 @@ class ExecutorConfig(SchemaConfig):
                            'sign(g). A value of exactly 0 keeps the previous command.',
                            group='blending', choices=GRIPPER_MODES)
     # --- pipelined inference ---
-    request_chunks: bool = _p(True, 'Publish std_msgs/Empty on ~/request when the current chunk '
+    request_chunks: bool = _p(True, 'Publish std_msgs/Header on ~/request when the current chunk '
                               'runs low (the policy node in trigger_mode on_request answers '
-                              'with a chunk from the newest frames).', group='pipelining')
+                              'with a chunk from the newest frames; in lockstep from the frames '
+                              'stamped at the request).', group='pipelining')
     request_at_remaining: int = _p(0, 'Request the next chunk when this many steps of the '
                                    'current one are left; 0 = automatic: ceil(largest of the '
                                    'last 8 request-to-chunk latencies / period) + '
@@ -111,6 +112,18 @@ class ExecutorConfig(SchemaConfig):
     twist_angular_scale: float = _p(0.5, 'Radians per action unit of the rotation delta '
                                     '(LIBERO OSC: 0.5).', unit='rad', lo=0.0, hi=100.0,
                                     group='outputs')
+    # --- simulation ---
+    lockstep: bool = _p(False, 'Simulated time only (use_sim_time:=true, a clock master such as '
+                        'specprune_sim): ask for the next chunk BEFORE the tick that needs it '
+                        '(stamped with the tick time: computed from that instant\'s frames) and '
+                        'hold the tick until the answer arrives, so the simulation cannot run '
+                        'ahead of the policy; every tick publishes (a tick with nothing to send '
+                        'publishes an empty hold). Off on a robot.', read_only=True,
+                        group='simulation')
+    sim_latency: float = _p(0.0, 'lockstep: simulated time a query takes; its chunk is used from '
+                            'the first tick at or after request time + sim_latency (0 = at the '
+                            'requesting tick; e.g. 0.07 models OpenVLA-OFT-7B on an H100).',
+                            unit='s', lo=0.0, hi=10.0, read_only=True, group='simulation')
     # --- lifecycle and diagnostics ---
     autostart: bool = _p(True, 'Configure and activate on start-up (false: wait for lifecycle '
                          'transitions).', read_only=True, group='lifecycle')

@@ -4,8 +4,15 @@ Subscribes ``~/action_chunk`` (specprune_ros/ActionChunk, reliable; remap it to 
 ``/specprune_policy/action_chunk``). Publishes ``~/action`` (specprune_ros/Action) once per
 tick of ``control_rate`` on the node's clock (ROS time: with ``use_sim_time`` it follows
 /clock), optionally ``~/twist`` (geometry_msgs/TwistStamped, ``publish_twist``),
-``~/request`` (std_msgs/Empty: the next chunk is due; remap to the policy's ``~/request``) and
+``~/request`` (std_msgs/Header: the next chunk is due; remap to the policy's ``~/request``;
+``stamp`` zero = from the newest frames, in lockstep the tick time whose frames it must use) and
 ``/diagnostics``. Serves ``~/enable`` (std_srvs/SetBool): nothing is published while disabled.
+
+``lockstep:=true`` (simulated time only, e.g. behind ``specprune_sim``): the tick that needs a
+new chunk asks first and is held until the answer arrives (the bridge does not advance /clock
+before it has the tick's action), with ``sim_latency`` of simulated inference time; see
+:mod:`specprune_ros.control.lockstep`. An unanswered request is sent again every
+:data:`RESEND_S` wall seconds (a policy that was still starting may have missed it).
 
 The logic is :class:`specprune_ros.control.executor.ChunkExecutor` (ROS-free); this node only
 converts messages and runs it from its single-threaded executor, so nothing here needs a lock.
@@ -29,13 +36,15 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import TwistStamped
 import numpy as np
+from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile
-from std_msgs.msg import Empty
+from std_msgs.msg import Header
 from std_srvs.srv import SetBool
 
 from specprune_ros.control.executor import Chunk, ChunkError, ChunkExecutor, Tick
 from specprune_ros.control.executor_config import executor_specs, ExecutorConfig
+from specprune_ros.control.lockstep import Lockstep
 from specprune_ros.ros.conversions import stamp_to_sec
 from specprune_ros.ros.node_runner import LifecycleShell, run_node
 from specprune_ros.ros.ros_common import (
@@ -49,6 +58,7 @@ from specprune_ros.ros.sync import LogThrottle, WindowStats
 SUCCESS = TransitionCallbackReturn.SUCCESS
 NODE_NAME = 'specprune_executor'
 _MSG = load_msg_module()
+RESEND_S = 1.0  # s (wall): lockstep, ask again while a request is unanswered
 
 
 def _time_msg(t: float) -> Time:
@@ -65,6 +75,8 @@ class ExecutorNode(LifecycleShell, SchemaParameters, NodeLogging, LifecycleNode)
         super().__init__(NODE_NAME, **kwargs)
         self.declare_schema(executor_specs(), ExecutorConfig())
         self.core = ChunkExecutor(self.cfg)
+        self.lockstep: Lockstep | None = None
+        self.request_sent = 0.0  # monotonic time of the newest request (lockstep resends)
         self.state_label, self.active = 'unconfigured', False
         self.throttle = LogThrottle(2.0)
         self.action_times = WindowStats(10.0)
@@ -75,6 +87,7 @@ class ExecutorNode(LifecycleShell, SchemaParameters, NodeLogging, LifecycleNode)
         self.sub: Any = None
         self.enable_srv: Any = None
         self.action_pub = self.twist_pub = self.request_pub = self.timer = None
+        self.resend_timer: Any = None
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_timer(self.cfg.diagnostics_period, self.publish_diagnostics)
 
@@ -91,22 +104,33 @@ class ExecutorNode(LifecycleShell, SchemaParameters, NodeLogging, LifecycleNode)
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Create the subscription, publishers and the enable service."""
         qos = QoSProfile(depth=10)
+        if self.cfg.lockstep and not self.get_parameter('use_sim_time').value:
+            self.get_logger().error('lockstep:=true needs simulated time (use_sim_time:=true and '
+                                    'a clock master such as specprune_sim); refusing to configure')
+            return TransitionCallbackReturn.FAILURE
         self.sub = self.create_subscription(_MSG.ActionChunk, '~/action_chunk', self._on_chunk,
                                             qos)
         self.enable_srv = self.create_service(SetBool, '~/enable', self._on_enable)
         self.action_pub = self.create_lifecycle_publisher(_MSG.Action, '~/action', qos)
-        self.request_pub = self.create_lifecycle_publisher(Empty, '~/request', qos)
+        self.request_pub = self.create_lifecycle_publisher(Header, '~/request', qos)
         if self.cfg.publish_twist:
             self.twist_pub = self.create_lifecycle_publisher(TwistStamped, '~/twist', qos)
         self.state_label = 'inactive'
+        lockstep = (f', lockstep (sim_latency {self.cfg.sim_latency:g} s)' if self.cfg.lockstep
+                    else '')
         self.get_logger().info(f'configured: {self.cfg.control_rate:g} Hz, blend '
-                               f'{self.cfg.blend}, start_enabled {self.cfg.start_enabled}')
+                               f'{self.cfg.blend}, start_enabled {self.cfg.start_enabled}'
+                               f'{lockstep}')
         return SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Start the control tick; enabled as ``start_enabled`` says."""
         self.core.set_enabled(self.cfg.start_enabled)
         self.tick_count = 0
+        if self.cfg.lockstep:
+            self.lockstep = Lockstep(self.core, self.cfg.sim_latency)
+            self.resend_timer = self.create_timer(
+                RESEND_S / 4, self._resend, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.timer = self.create_timer(self.cfg.period, self._on_tick)
         self.active, self.state_label = True, 'active'
         self.get_logger().info('active: ' + ('enabled' if self.core.enabled else
@@ -136,9 +160,11 @@ class ExecutorNode(LifecycleShell, SchemaParameters, NodeLogging, LifecycleNode)
     def _stop_tick(self) -> None:
         self.active = False
         self.core.set_enabled(False)
-        if self.timer is not None:
-            self.destroy_timer(self.timer)
-            self.timer = None
+        self.lockstep = None
+        for timer in (self.timer, self.resend_timer):
+            if timer is not None:
+                self.destroy_timer(timer)
+        self.timer = self.resend_timer = None
 
     # --- callbacks --------------------------------------------------------------------------
     def _now(self) -> float:
@@ -152,6 +178,9 @@ class ExecutorNode(LifecycleShell, SchemaParameters, NodeLogging, LifecycleNode)
         try:
             chunk = Chunk.from_flat(stamp, int(msg.horizon), int(msg.action_dim), msg.actions,
                                     int(msg.step), msg.header.frame_id, msg.header.stamp)
+            if self.lockstep is not None:
+                self._on_lockstep_chunk(chunk, now)
+                return
             result = self.core.add(chunk, now)
         except ChunkError as exc:
             self.rejected_chunks += 1
@@ -168,26 +197,84 @@ class ExecutorNode(LifecycleShell, SchemaParameters, NodeLogging, LifecycleNode)
 
     def _maybe_request(self, now: float) -> None:
         if self.core.request_due(now):
-            self.request_pub.publish(Empty())
+            self._send_request(0.0)
             self.core.requested(now)
+
+    def _send_request(self, stamp: float) -> None:
+        """``~/request``: a chunk from the frames stamped ``stamp`` (0: the newest)."""
+        msg = Header()
+        msg.stamp, msg.frame_id = _time_msg(stamp), self.get_name()
+        self.request_pub.publish(msg)
+        self.request_sent = time.monotonic()
 
     def _on_tick(self) -> None:
         if not self.active:
             return
-        clock_now = self.get_clock().now()
-        now = clock_now.nanoseconds * 1e-9
-        tick = self.core.tick(now)
+        now = self._now()
+        lockstep = self.lockstep
+        if lockstep is None:
+            self._tick(now)
+            self._maybe_request(now)
+            return
+        if lockstep.awaiting is not None:  # the clock moved on while a tick was held
+            self.error('lockstep', f'lockstep: /clock reached {now:.3f} s while the tick at '
+                       f'{lockstep.awaiting:.3f} s still waits for its chunk (is another '
+                       'clock source running?); that tick is dropped')
+            lockstep.reset()
+        try:
+            due = lockstep.begin_tick(now)
+        except ChunkError as exc:
+            self.rejected_chunks += 1
+            self.error('chunk', f'chunk rejected: {exc}')
+            due = False
+        if due:  # hold this tick until the chunk of its frames arrives
+            self._send_request(now)
+            return
+        self._tick(now)
+
+    def _on_lockstep_chunk(self, chunk: Chunk, now: float) -> None:
+        """Lockstep: a chunk goes in transit; the answer to a held tick releases it."""
+        lockstep = self.lockstep
+        held = lockstep.awaiting
+        if held is None or not lockstep.answers(chunk.stamp):
+            self.throttle('unasked', 'lockstep: a chunk that answers no open request (stamped '
+                          f'{chunk.stamp:.3f} s); used after sim_latency', self.log_warning)
+            lockstep.receive(chunk, now)
+            return
+        lockstep.receive(chunk, now)
+        self._tick(held)
+
+    def _resend(self) -> None:
+        """Lockstep (wall clock): ask again while the held tick's request is unanswered."""
+        lockstep = self.lockstep
+        if (self.active and lockstep is not None and lockstep.awaiting is not None
+                and time.monotonic() - self.request_sent >= RESEND_S):
+            self._send_request(lockstep.awaiting)
+
+    def _tick(self, now: float) -> None:
+        """The core's tick at ``now``, published (in lockstep every tick publishes)."""
+        try:
+            tick = self.lockstep.tick(now) if self.lockstep is not None else self.core.tick(now)
+        except ChunkError as exc:
+            self.rejected_chunks += 1
+            self.error('chunk', f'chunk rejected: {exc}')
+            tick = self.core.tick(now)
         self.tick_count += 1
         self.last_tick = tick
-        if tick.values is not None:
-            self._publish(tick, clock_now.to_msg())
+        if tick.values is not None or self.lockstep is not None:
+            self._publish(tick, _time_msg(now))
         if tick.kind in ('hold', 'idle', 'nonfinite'):
             self.throttle(tick.kind, tick.reason + ('; publishing the zero-motion hold'
                                                     if tick.hold else '; nothing published'),
                           self.log_warning)
-        self._maybe_request(now)
 
     def _publish(self, tick: Tick, stamp: Time) -> None:
+        """``~/action`` (and ``~/twist``); a tick without values is an empty hold (lockstep)."""
+        if tick.values is None:  # lockstep: 'nothing this tick', said so the clock can move
+            msg = _MSG.Action()
+            msg.header.stamp, msg.hold, msg.tick = stamp, True, self.tick_count
+            self.action_pub.publish(msg)
+            return
         values = np.asarray(tick.values, dtype=np.float32)
         if not np.isfinite(values).all():  # ChunkExecutor never returns one; never send one
             self.error('nonfinite', 'a non-finite action was not published')

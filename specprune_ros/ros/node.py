@@ -29,6 +29,7 @@ without bound and the inference thread does no ROS work.
 
 from __future__ import annotations
 
+import math
 import queue
 import sys
 import threading
@@ -107,6 +108,7 @@ class SpecPrunePolicyNode(LifecycleShell, PolicyPorts, LifecycleNode):
         self.active = False
         self._workers: _Workers | None = None
         self.init_ports()
+        self.sim_time = False  # use_sim_time, read at configure
         self.create_timer(cfg.diagnostics_period, self.publish_diagnostics)
         if cfg.summary_period > 0:
             self.create_timer(cfg.summary_period, self.log_summary)
@@ -189,6 +191,7 @@ class SpecPrunePolicyNode(LifecycleShell, PolicyPorts, LifecycleNode):
             self.error('configure', self.config_error)
             return FAILURE
         self.policy, self.engine, self.config_error = policy, engine, ''
+        self.sim_time = bool(self.get_parameter('use_sim_time').value)
         self.create_ports()
         self.state_label = 'inactive'
         self.get_logger().info(
@@ -207,6 +210,9 @@ class SpecPrunePolicyNode(LifecycleShell, PolicyPorts, LifecycleNode):
         self.sets.clear()
         self.gate.clear()
         self.renders.clear()
+        self.twist_seen.reset()
+        self.gripper_seen.reset()
+        self.last_pose_stamp = -math.inf
         self.reset_pending = False
         self._start_workers()
         self.active, self.state_label = True, 'active'
@@ -281,13 +287,17 @@ class SpecPrunePolicyNode(LifecycleShell, PolicyPorts, LifecycleNode):
             return
         if self.reset_pending:
             self.reset_pending = False
-            engine.reset()
+            engine.reset(keep_measured=True)
         if not self.instruction:
             self.error('instruction', 'no instruction: publish a std_msgs/String on '
                        '~/instruction or set the instruction parameter; no action published')
+            self.gate.unserve(matched.stamp)  # a request sent again may use this set
             return
         if self._skip_if_stale('before the step'):
+            self.gate.unserve(matched.stamp)
             return
+        if self.sim_time:
+            self.wait_for_instant(matched.stamp)
         items = matched.items
         obs = Observation(images=(items['third_person'].data, items['wrist'].data),
                           proprio=items['ee_state'].data, instruction=self.instruction,

@@ -28,8 +28,9 @@ from geometry_msgs.msg import PoseStamped, TwistStamped
 import numpy as np
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, JointState
-from std_msgs.msg import Empty, String
+from std_msgs.msg import Header, String
 
+from specprune_ros.control.wire import clamp_actions  # noqa: F401  (tests import it here)
 from specprune_ros.errors import InputError
 from specprune_ros.ros.conversions import (
     compressed_msg_to_rgb,
@@ -46,7 +47,7 @@ from specprune_ros.ros.ros_common import (  # noqa: F401  (re-exported for the n
     NodeLogging,
     ros_type,
 )
-from specprune_ros.ros.sync import MatchedSet, StalenessMonitor
+from specprune_ros.ros.sync import MatchedSet, StalenessMonitor, StampWatermark
 from specprune_ros.vla.report import StepReport
 from specprune_ros.vla.state import ee_state_to_proprio
 
@@ -54,17 +55,10 @@ CAMERAS = ('third_person', 'wrist')
 INPUTS = (*CAMERAS, 'ee_state')  # synchronised and watched; the pivot (set stamp) is first
 
 _MSG = load_msg_module()
+STAMP_SLACK = 1e-6  # s: a set stamped this much before a request's stamp still serves it
+INSTANT_WAIT_S = 1.0  # s (wall): simulated time, wait for the set's twist and gripper state
 ActionChunk = _MSG.ActionChunk
 StepStats = _MSG.StepStats
-
-
-def clamp_actions(actions: np.ndarray, low: tuple[float, ...], high: tuple[float, ...]
-                  ) -> np.ndarray | None:
-    """Actions clipped per dimension to [low, high]; None if any value is not finite."""
-    arr = np.asarray(actions, dtype=np.float32)
-    if not np.isfinite(arr).all():
-        return None
-    return np.clip(arr, np.asarray(low, dtype=np.float32), np.asarray(high, dtype=np.float32))
 
 
 def action_chunk_msg(actions: np.ndarray, report: StepReport, stamp: Any, frame_id: str
@@ -149,6 +143,9 @@ class PolicyPorts(NodeLogging):
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.subs: list[Any] = []
         self.chunk_pub = self.stats_pub = self.debug_pub = None
+        self.last_pose_stamp = -math.inf
+        self.twist_seen, self.gripper_seen = StampWatermark(), StampWatermark()
+        self.instant_streams: dict[str, tuple[Any, StampWatermark]] = {}
 
     def create_ports(self) -> None:
         """Subscriptions and the lifecycle publishers (enabled while active)."""
@@ -168,7 +165,9 @@ class PolicyPorts(NodeLogging):
             self.create_subscription(JointState, '~/gripper_state', self._on_gripper,
                                      qos_profile_sensor_data),
             self.create_subscription(String, '~/instruction', self._on_instruction, latched),
-            self.create_subscription(Empty, '~/request', self._on_request, QoSProfile(depth=10))]
+            self.create_subscription(Header, '~/request', self._on_request, QoSProfile(depth=10))]
+        self.instant_streams = {'ee_twist': (self.subs[-4], self.twist_seen),
+                                'gripper_state': (self.subs[-3], self.gripper_seen)}
         self.chunk_pub = self.create_lifecycle_publisher(ActionChunk, '~/action_chunk',
                                                          QoSProfile(depth=10))
         self.stats_pub = self.create_lifecycle_publisher(StepStats, '~/stats',
@@ -204,11 +203,16 @@ class PolicyPorts(NodeLogging):
                            self.node_cfg.trigger_mode == 'on_request') is not None:
             self.sets.put(entry)  # a pending set is dropped
 
-    def _on_request(self, msg: Empty) -> None:
-        """``~/request``: in on_request mode, infer on the newest set (or the next one)."""
+    def _on_request(self, msg: Header) -> None:
+        """``~/request``: in on_request mode, infer on the newest set (or the next one).
+
+        A non-zero ``msg.stamp`` names the instant the chunk must see: a set stamped at or
+        after it (lockstep simulation); zero takes the newest set.
+        """
         if not self.active or self.node_cfg.trigger_mode != 'on_request':
             return
-        entry = self.gate.request()
+        stamp = stamp_to_sec(msg.stamp)
+        entry = self.gate.request(stamp - STAMP_SLACK if stamp > 0.0 else -math.inf)
         if entry is not None:
             self.sets.put(entry)
 
@@ -235,22 +239,27 @@ class PolicyPorts(NodeLogging):
         except (InputError, ValueError) as exc:
             self._input_error('ee_state', f'EE state rejected, no action from it: {exc}')
             return
-        try:
-            self.engine.update_pose(state)
-        except ValueError as exc:  # e.g. a stamp that does not increase
-            self.throttle('pose_order', f'EE pose not used for the speed: {exc}',
-                          self.log_warning)
+        if state.stamp != self.last_pose_stamp:  # the same instant again: a republish
+            try:
+                self.engine.update_pose(state)
+            except ValueError as exc:  # e.g. a stamp that does not increase
+                self.throttle('pose_order', f'EE pose not used for the speed: {exc}',
+                              self.log_warning)
+            self.last_pose_stamp = state.stamp
         self._add('ee_state', state.stamp, Frame(proprio, msg.header), t0, info)
 
     def _on_twist(self, msg: TwistStamped) -> None:
         if not self.active:
             return
         lin, ang = msg.twist.linear, msg.twist.angular
+        stamp = stamp_to_sec(msg.header.stamp)
+        if stamp == self.twist_seen.newest:
+            return  # the same instant again (a republish)
         try:
-            self.engine.update_twist(stamp_to_sec(msg.header.stamp), [lin.x, lin.y, lin.z],
-                                     [ang.x, ang.y, ang.z])
+            self.engine.update_twist(stamp, [lin.x, lin.y, lin.z], [ang.x, ang.y, ang.z])
         except ValueError as exc:
             self.throttle('twist', f'EE twist ignored: {exc}', self.log_warning)
+        self.twist_seen.mark(stamp)
 
     def _on_gripper(self, msg: JointState) -> None:
         pos = [float(p) for p in msg.position]
@@ -261,7 +270,24 @@ class PolicyPorts(NodeLogging):
             self._input_error('gripper', f'gripper_state needs 1 or 2 finite positions, got '
                               f'{pos}; keeping {self.gripper_track.latest.tolist()}')
             return
-        self.gripper_track.add(stamp_to_sec(msg.header.stamp), value)
+        stamp = stamp_to_sec(msg.header.stamp)
+        self.gripper_track.add(stamp, value)
+        self.gripper_seen.mark(stamp)
+
+    def wait_for_instant(self, stamp: float) -> None:
+        """Simulated time: wait for the twist and gripper state of the set's instant.
+
+        A simulator stamps them like the pose; they travel on their own topics, so the
+        cameras can complete a set before they are handled. Waiting (for the streams that have
+        a publisher, at most :data:`INSTANT_WAIT_S` wall seconds) makes the step see the same
+        measurements on any machine. On a robot (wall time) nothing waits.
+        """
+        for name, (sub, mark) in self.instant_streams.items():
+            if self.count_publishers(sub.topic_name) == 0:
+                continue
+            if not mark.wait_for(stamp - STAMP_SLACK, INSTANT_WAIT_S):
+                self.throttle(f'instant:{name}', f'no {name} stamped {stamp:.3f} s within '
+                              f'{INSTANT_WAIT_S:g} s; stepping with the newest', self.log_warning)
 
     def _on_instruction(self, msg: String) -> None:
         self.set_instruction(msg.data, 'topic ~/instruction')

@@ -110,9 +110,14 @@ class DemoListener(Node):
                                f'({len(kept)} kept patches, coloured by source)')
 
 
-def _start(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
-    log.info('starting: %s', ' '.join(cmd))
-    return subprocess.Popen(cmd, env=env)
+def _start(cmd: list[str], env: dict[str, str], output: Any = None) -> subprocess.Popen:
+    """Start a node process; ``output``: a file for its stdout and stderr (None: ours)."""
+    (log.debug if output is not None else log.info)('starting: %s', ' '.join(cmd))
+    if output is not None:
+        output.write(f'$ {" ".join(cmd)}\n')
+        output.flush()
+    return subprocess.Popen(cmd, env=env, stdout=output, stderr=subprocess.STDOUT if output
+                            else None)
 
 
 def _stop(proc: subprocess.Popen) -> int:

@@ -12,8 +12,12 @@ The node's subscriptions put actions (``~/action``, the executor's) or action ch
   value is binarised like the executor does (``oft_libero``: ``-sign(2g-1)``).
 
 When nothing arrives within the wait the step *holds*: zero motion, gripper as last commanded
-(open, -1, at the start of an episode). Bad input (wrong length, non-finite values) raises
-:class:`InputError` and is never executed. Thread-safe.
+(open, -1, at the start of an episode); an executor action with ``hold`` and no values (a
+lockstep tick that sends nothing) is that same hold. Bad input (wrong length, non-finite
+values) raises :class:`InputError` and is never executed. In lockstep the inbox also notes the
+newest chunk request and chunk seen on the watched topics (:meth:`ActionInbox.note_request`,
+:meth:`ActionInbox.note_chunk`), so the bridge can render the requested instant and name a
+silent node. Thread-safe.
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -84,17 +88,20 @@ class ActionInbox:
             raise InputError(f'action source must be action or chunk, got {source!r}')
         self.source, self.chunk_steps, self.gripper_mode = source, chunk_steps, gripper_mode
         self._cond = threading.Condition()
-        self._actions: list[tuple[float, np.ndarray, bool]] = []  # (stamp, values, hold)
+        self._actions: list[tuple[float, np.ndarray | None, bool]] = []  # (stamp, values, hold)
         self._pending: tuple[float, np.ndarray] | None = None  # newest chunk not yet started
         self._chunk: tuple[float, np.ndarray] | None = None  # the chunk being executed
         self._index = 0
         self._gripper = OPEN
         self.received = 0
+        self.request_stamp = -math.inf  # newest chunk request seen (lockstep watch)
+        self.chunk_stamp = -math.inf  # newest chunk seen (lockstep watch)
 
     # --- producers (subscription callbacks) ---------------------------------------------------
     def put_action(self, stamp: float, values: object, hold: bool = False) -> None:
-        """An executor action (``hold``: its zero-motion hold action)."""
-        arr = check_action(values, 'action')
+        """An executor action (``hold``: its zero-motion hold; a hold without values: ours)."""
+        arr = (None if hold and len(values) == 0  # type: ignore[arg-type]
+               else check_action(values, 'action'))
         with self._cond:
             self._actions.append((float(stamp), arr, bool(hold)))
             del self._actions[:-16]  # only the newest few can still be used
@@ -117,12 +124,24 @@ class ActionInbox:
             self.received += 1
             self._cond.notify_all()
 
+    def note_request(self, stamp: float) -> None:
+        """A chunk request for the frames of ``stamp`` was seen (lockstep watch)."""
+        with self._cond:
+            self.request_stamp = max(self.request_stamp, float(stamp))
+            self._cond.notify_all()
+
+    def note_chunk(self, stamp: float) -> None:
+        """A chunk stamped ``stamp`` was seen on its way to the executor (lockstep watch)."""
+        with self._cond:
+            self.chunk_stamp = max(self.chunk_stamp, float(stamp))
+
     def clear(self) -> None:
         """A new episode: forget every action and chunk; the gripper command is open again."""
         with self._cond:
             self._actions.clear()
             self._pending = self._chunk = None
             self._index, self._gripper = 0, OPEN
+            self.request_stamp = self.chunk_stamp = -math.inf
 
     # --- the consumer (simulation thread) ---------------------------------------------------
     def hold(self) -> StepAction:
@@ -141,23 +160,25 @@ class ActionInbox:
         with self._cond:
             return self.source == 'chunk' and self._pending is None and not self._chunk_left()
 
-    def take(self, min_stamp: float | None, timeout: float, allow_hold: bool = True
-             ) -> StepAction | None:
+    def take(self, min_stamp: float | None, timeout: float, allow_hold: bool = True,
+             hold_on_timeout: bool = True) -> StepAction | None:
         """The action of the next step, waiting up to ``timeout`` s (wall clock).
 
         ``min_stamp``: action source, the step's time (the action must be stamped at or after
         it); None = any action not used yet. ``allow_hold=False``: an executor hold action does
-        not count, and None comes back instead of the bridge's hold.
+        not count, and None comes back instead of the bridge's hold. ``hold_on_timeout=False``:
+        None instead of the bridge's hold, also when a chunk request is noted (lockstep).
         """
         deadline = time.monotonic() + max(0.0, timeout)
         with self._cond:
+            requested = self.request_stamp
             while True:
                 got = self._ready(min_stamp, allow_hold)
                 if got is not None:
                     return got
                 left = deadline - time.monotonic()
-                if left <= 0.0:
-                    return self.hold() if allow_hold else None
+                if left <= 0.0 or (not hold_on_timeout and self.request_stamp != requested):
+                    return self.hold() if allow_hold and hold_on_timeout else None
                 self._cond.wait(left)
 
     def _chunk_left(self) -> bool:
@@ -183,5 +204,7 @@ class ActionInbox:
             return None
         stamp, values, hold = usable[-1]
         self._actions = [a for a in self._actions if a[0] > stamp]  # used, or too old now
+        if values is None:  # the executor sent nothing this tick: our hold
+            return StepAction(self.hold().values, 'hold', stamp)
         self._gripper = float(values[GRIPPER])
         return StepAction(values.copy(), 'hold' if hold else 'action', stamp)

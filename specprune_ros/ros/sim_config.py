@@ -63,20 +63,26 @@ class SimNodeConfig(SchemaConfig):
     # --- timing ---
     real_time: bool = _p(False, 'true: step on the wall clock at control_rate (messages stamped '
                          'with the node clock; a step that takes longer falls behind and is '
-                         'counted); false: publish /clock, simulated time advances one period '
-                         'per step and each step waits for its action (run the other nodes with '
-                         'use_sim_time:=true).', read_only=True, group='timing')
+                         'counted); false: lockstep simulated time on /clock: time advances one '
+                         'period per step, and only once the step\'s action is in, so a query '
+                         'in flight stops the clock (run the other nodes with '
+                         'use_sim_time:=true, the executor with lockstep:=true).',
+                         read_only=True, group='timing')
     control_rate: float = _p(20.0, "Control steps per second (LIBERO's OSC runs at 20 Hz: one "
                              'step is 0.05 s of simulated time).', unit='Hz', lo=1.0, hi=1000.0,
                              read_only=True, group='timing')
-    action_timeout: float = _p(2.0, 'Simulated time (real_time false): how long a step waits '
-                               '(wall clock) for its action before it holds (zero motion, '
-                               'gripper unchanged; counted as a held step).', unit='s',
-                               lo=0.01, hi=3600.0, group='timing')
-    start_on_action: bool = _p(True, "An episode's steps start with its first action (not a "
-                               'hold); until then the arm holds still and the state is '
-                               'republished with advancing stamps (the policy may be loading).',
-                               group='timing')
+    action_timeout: float = _p(60.0, 'Simulated time (real_time false): how long (wall clock) a '
+                               'step may wait for its action, the policy computing included; '
+                               'then the episode stops with an error naming the silent node.',
+                               unit='s', lo=0.01, hi=3600.0, group='timing')
+    start_timeout: float = _p(300.0, 'Simulated time: how long (wall clock) the first step of '
+                              'an episode may wait for its action (the policy may be loading).',
+                              unit='s', lo=0.01, hi=36000.0, group='timing')
+    start_on_action: bool = _p(True, "Real time: an episode's steps start with its first action "
+                               '(not a hold); until then the arm holds still and the state is '
+                               'republished with advancing stamps (the policy may be loading). '
+                               'Simulated time always starts this way, the clock standing '
+                               'still.', group='timing')
     # --- actions ---
     action_source: str = _p('action', "action = execute ~/action (specprune_ros/Action, the "
                             "executor's output); chunk = execute the first chunk_steps steps "

@@ -5,8 +5,16 @@ Starts three processes, wired as ``launch/sim_demo.launch.py`` wires them: ``spe
 ``models/libero_spatial_demo/`` when it exists, else the built-in ``tiny`` preset) and
 ``specprune_executor`` (enabled, zero-motion holds). This process listens: it prints one line
 per action chunk (mode, kept visual tokens by source, latency), writes a video of the episode
-(the two live camera views over the newest kept-token image) and one checked debug PNG to
-``--out-dir``, and ends with the episode's outcome and length.
+(the two live camera views over the newest kept-token image) and one checked debug PNG of a
+mid-episode step to ``--out-dir``, and ends with a summary block (outcome, length, held steps,
+kept tokens, FLOPs ratio, median timings, the files). The nodes' own output (and the
+simulator's library warnings) goes to ``--out-dir``/nodes.log.
+
+Simulated time is lockstep (see :mod:`specprune_ros.ros.sim_loop`): /clock stands still while
+the policy computes, so the same command gives the same episode on a quiet and on a loaded
+machine, and the same episode as ``specprune-eval --via-executor`` (``--no-executor``: as
+``specprune-eval``'s OpenVLA-OFT protocol) for the same task, init state, model and settings.
+``--sim-latency S`` gives each query S seconds of simulated inference time instead of 0.
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -25,18 +33,13 @@ import logging
 import os
 from pathlib import Path
 import random
+import statistics
 import sys
 import threading
 import time
 from typing import Any
 
-import rclpy
-from rclpy.signals import SignalHandlerOptions
-
 from specprune_ros.ros import sim_wiring
-from specprune_ros.ros.ros_demo import _start, _stop
-from specprune_ros.ros.signals import stop_on_signals
-from specprune_ros.ros.sim_listener import EpisodeListener
 
 log = logging.getLogger('specprune_sim_demo')
 REPO = Path(__file__).resolve().parents[2]
@@ -73,12 +76,14 @@ def commands(args: argparse.Namespace, model: Path | None) -> dict[str, list[str
     preset = REPO / 'config' / 'presets' / 'libero_spatial.yaml'
     out = {
         'specprune_sim': [*py, 'specprune_ros.ros.sim_node',
-                          *_ros_args(sim, sim_wiring.sim_remaps(with_executor))],
+                          *_ros_args(sim, sim_wiring.sim_remaps(with_executor, sim_time))],
         'specprune_policy': [*py, 'specprune_ros.ros.node',
                              *_ros_args(policy, sim_wiring.policy_remaps()),
                              '--params-file', str(preset)]}
     if with_executor:
-        executor = {**sim_wiring.EXECUTOR_SETTINGS, 'use_sim_time': sim_time}
+        executor = {**sim_wiring.executor_settings(sim_time)}
+        if sim_time:
+            executor['sim_latency'] = args.sim_latency
         out['specprune_executor'] = [*py, 'specprune_ros.ros.executor_node',
                                      *_ros_args(executor, sim_wiring.executor_remaps())]
     return out
@@ -118,7 +123,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="no executor: the bridge runs each chunk's first 8 steps itself "
                         '(OFT open loop)')
     parser.add_argument('--real-time', action='store_true',
-                        help='step on the wall clock at 20 Hz instead of simulated time')
+                        help='step on the wall clock at 20 Hz instead of lockstep simulated '
+                        'time (the outcome then depends on the machine)')
+    parser.add_argument('--sim-latency', type=float, default=0.0,
+                        help='simulated seconds a query takes (executor lockstep; 0: the chunk '
+                        'is used at the tick that asked for it; e.g. 0.07 for OFT-7B on an '
+                        'H100)')
     parser.add_argument('--out-dir', type=Path, default=Path('out'))
     parser.add_argument('--timeout', type=float, default=600.0, help='give up after (s)')
     return parser.parse_args(argv)
@@ -143,11 +153,65 @@ def render_settings(args: argparse.Namespace, model: Path | None) -> tuple[int, 
     return render_for(model, args.render_size, args.fast_render, (RENDER_SIZE, False))
 
 
+def check_args(args: argparse.Namespace, model: Path | None) -> str | None:
+    """Why these arguments cannot run (one line), or None."""
+    if model is not None and not (model / 'config.json').is_file():
+        return (f'--model {model}: no trained model there (expected {model / "config.json"}, '
+                'as specprune-train writes)')
+    if not 0.0 <= args.sim_latency <= 10.0:
+        return f'--sim-latency must be within 0..10 s, got {args.sim_latency:g}'
+    if args.sim_latency and (args.real_time or args.no_executor):
+        return '--sim-latency needs the executor in simulated time (not --real-time or ' \
+            '--no-executor)'
+    if args.max_steps < 1 or args.image_every < 1:
+        return '--max-steps and --image-every must be >= 1'
+    return None
+
+
+def summary(final: dict[str, Any], listener: Any, files: dict[str, Path | None],
+            model: Path | None, preset: str) -> list[str]:
+    """The closing block: what happened, in a few explained numbers."""
+    stats = listener.stats_list()
+    kept = [s.kept_total for s in stats]
+    flops = [s.flops_ratio for s in stats]
+    outcome = 'SUCCESS' if final['success'] else 'FAILURE'
+    lines = [f'outcome:      {outcome} after {final["step"]} steps (limit {final["max_steps"]}) '
+             f'on task {final["task_id"]}, init state {final["init_state"]}'
+             + ('' if model else f' (untrained {preset!r}: success is meaningless)'),
+             f'held steps:   {final["held_steps"]} (steps that executed a zero-motion hold)']
+    if kept:
+        lines += [f'queries:      {len(kept)} (one action chunk each)',
+                  f'kept tokens:  mean {statistics.mean(kept):.0f}, min {min(kept)}, max '
+                  f'{max(kept)} of 512 visual tokens per query',
+                  f'FLOPs ratio:  {statistics.mean(flops):.2f} of the unpruned LLM FLOPs (mean)',
+                  f'timing:       median LLM {statistics.median(s.llm_ms for s in stats):.0f} '
+                  f'ms, whole policy step {statistics.median(s.total_ms for s in stats):.0f} '
+                  'ms (wall, this CPU; not simulated time)']
+    lines += [f'video:        {files.get("video") or "NOT WRITTEN"}',
+              f'kept tokens:  {files.get("debug_png") or "NOT WRITTEN"} (one mid-episode query)']
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: 0 when the episode ran to its end and the files were written."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='[demo] %(message)s')
     model = _model(args)
+    problem = check_args(args, model)
+    if problem:
+        log.error(problem)
+        return 2
+    try:
+        import rclpy
+        from rclpy.signals import SignalHandlerOptions
+
+        from specprune_ros.ros.ros_demo import _start, _stop
+        from specprune_ros.ros.signals import stop_on_signals
+        from specprune_ros.ros.sim_listener import EpisodeListener
+    except ImportError as exc:
+        log.error('the main job needs ROS 2 and the built messages (%s): run `source '
+                  'scripts/ros_env.sh` first, or use `bash scripts/demo.sh`', exc)
+        return 2
     args.render_size, args.fast_render = render_settings(args, model)
     if model is None:
         log.info('policy: the built-in %r preset with RANDOM weights (no trained model at %s):'
@@ -155,44 +219,50 @@ def main(argv: list[str] | None = None) -> int:
                  args.preset, DEFAULT_MODEL)
     else:
         log.info('policy: trained model %s', model)
+    mode = ('real time (wall clock)' if args.real_time else
+            f'lockstep simulated time (a query takes {args.sim_latency:g} s of it)')
+    log.info('task %d, init state %d, %s, %s; each line below is one query of the policy',
+             args.task, args.init_state, mode,
+             'OFT open loop (no executor)' if args.no_executor else 'through the executor')
     env = dict(os.environ)
     env.setdefault('ROS_DOMAIN_ID', str(random.randint(100, 200)))
     os.environ['ROS_DOMAIN_ID'] = env['ROS_DOMAIN_ID']
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    node_log_path = args.out_dir / 'nodes.log'
     t0 = time.monotonic()
-    procs = {name: _start(cmd, env) for name, cmd in commands(args, model).items()}
-    with stop_on_signals(threading.Event()) as stop:
-        rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-        listener = EpisodeListener(args.out_dir, fps=20.0 / args.image_every)
-        deadline = time.monotonic() + args.timeout
-        try:
-            while (not stop.is_set() and time.monotonic() < deadline
-                   and all(p.poll() is None for p in procs.values())
-                   and listener.final is None):
-                rclpy.spin_once(listener, timeout_sec=0.2)
-            drain = time.monotonic() + DRAIN_S  # the last frames may come after the status
-            while listener.final is not None and not listener.has_last_frame() and \
-                    time.monotonic() < drain:
-                rclpy.spin_once(listener, timeout_sec=0.1)
-        finally:
-            codes = {name: _stop(p) for name, p in procs.items()}
-            files = listener.finish()
-            listener.destroy_node()
-            rclpy.try_shutdown()
+    with open(node_log_path, 'w', encoding='utf-8') as node_log:
+        procs = {name: _start(cmd, env, node_log) for name, cmd in commands(args, model).items()}
+        log.info('started %s (their output: %s)', ', '.join(procs), node_log_path)
+        with stop_on_signals(threading.Event()) as stop:
+            rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+            listener = EpisodeListener(args.out_dir, fps=20.0 / args.image_every)
+            deadline = time.monotonic() + args.timeout
+            try:
+                while (not stop.is_set() and time.monotonic() < deadline
+                       and all(p.poll() is None for p in procs.values())
+                       and listener.final is None):
+                    rclpy.spin_once(listener, timeout_sec=0.2)
+                drain = time.monotonic() + DRAIN_S  # the last frames may trail the status
+                while listener.final is not None and not listener.has_last_frame() and \
+                        time.monotonic() < drain:
+                    rclpy.spin_once(listener, timeout_sec=0.1)
+            finally:
+                codes = {name: _stop(p) for name, p in procs.items()}
+                files = listener.finish()
+                listener.destroy_node()
+                rclpy.try_shutdown()
     final, seconds = listener.final, time.monotonic() - t0
-    log.info('exit codes %s; %d chunks; %.0f s in all', codes, listener.chunks, seconds)
-    if final is None:
-        log.error('demo failed: the episode did not end within %.0f s', args.timeout)
+    log.info('%d chunks in %.0f s (wall); exit codes %s', listener.chunks, seconds, codes)
+    if final is None or final.get('error'):
+        why = (final or {}).get('error') or f'the episode did not end within {args.timeout:.0f} s'
+        log.error('demo failed: %s (node output: %s)', why, node_log_path)
         return 1
-    outcome = 'SUCCESS' if final['success'] else 'FAILURE'
-    log.info('outcome: %s after %d steps (limit %d) on task %d, init state %d; %d held '
-             'steps; %s', outcome, final['step'], final['max_steps'], final['task_id'],
-             final['init_state'], final['held_steps'],
-             'trained model' if model else f'untrained {args.preset!r}: success meaningless')
-    for name in ('video', 'debug_png'):
-        log.info('%s: %s', name, files.get(name) or 'NOT WRITTEN')
+    for line in summary(final, listener, files, model, args.preset):
+        log.info('%s', line)
     if any(codes.values()) or not files.get('video') or not files.get('debug_png'):
-        log.error('demo failed: a node did not exit cleanly or a file is missing (%s)',
-                  json.dumps({k: str(v) for k, v in files.items()}))
+        log.error('demo failed: a node did not exit cleanly or a file is missing (%s; node '
+                  'output: %s)', json.dumps({k: str(v) for k, v in files.items()}),
+                  node_log_path)
         return 1
     return 0
 

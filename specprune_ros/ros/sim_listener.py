@@ -4,8 +4,9 @@ Subscribes to the bridge's cameras and ``~/episode`` and to the policy's ``~/act
 ``~/stats`` and ``~/debug/kept_tokens``. Each camera step becomes one video frame: the
 third-person and wrist views side by side over the newest kept-token image (the policy's input
 views with the kept patches coloured), with the step, mode and kept tokens written above. The
-video is MP4 through imageio-ffmpeg, or a GIF where ffmpeg is missing. The PNG is the first
-debug image of a pruned step whose coloured patches are exactly the kept tokens of its stats.
+video is MP4 through imageio-ffmpeg, or a GIF where ffmpeg is missing. The PNG is the debug
+image of the pruned query nearest the middle of the episode (not the first, which has no
+history to prune from) whose coloured patches are exactly the kept tokens of its stats.
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -71,6 +72,8 @@ class EpisodeListener(Node):
         self._waiting_frame = False
         self.last_frame_stamp = -1.0
         self.debug: dict[float, np.ndarray] = {}
+        # t: (sim step, query, image) of the pruned queries that may become the PNG
+        self.candidates: dict[float, tuple[int, int, np.ndarray]] = {}
         self.latest_debug: np.ndarray | None = None
         self.latest_text = 'waiting for the first chunk'
         self.views: dict[float, dict[str, np.ndarray]] = {}
@@ -94,7 +97,7 @@ class EpisodeListener(Node):
         if status['state'] == 'running' and self.status.get('state') != 'running':
             log.info('episode %d: the first action arrived; running', status['episode'])
         self.status = status
-        if status['done'] and self.final is None:
+        if (status['done'] or status['state'] == 'failed') and self.final is None:
             self.final = status
 
     def _on_chunk(self, msg: ActionChunk) -> None:
@@ -130,6 +133,8 @@ class EpisodeListener(Node):
 
     def _on_view(self, camera: str, msg: Image) -> None:
         t = stamp_to_sec(msg.header.stamp)
+        if t <= self.last_frame_stamp:  # a republished instant (lockstep): already a frame
+            return
         views = self.views.setdefault(t, {})
         views[camera] = image_msg_to_rgb(msg)
         if len(views) == 2:
@@ -167,9 +172,10 @@ class EpisodeListener(Node):
         return np.asarray(bar)
 
     def _try_png(self, t: float) -> None:
-        if self.png is not None or t not in self.stats or t not in self.debug:
+        """Keep a candidate for the PNG: a pruned query whose image matches its stats."""
+        if t not in self.stats or t not in self.debug or t in self.candidates:
             return
-        stats, image = self.stats[t], self.debug[t]
+        stats, image = self.stats[t], self.debug.pop(t)
         if stats.mode == 'off' or stats.step == 0:
             return  # show a step with global, dynamic and local tokens
         kept = decode_kept_tokens(image)['retain']
@@ -177,11 +183,23 @@ class EpisodeListener(Node):
             log.error('debug image shows %d kept patches, stats say %d', len(kept),
                       stats.kept_total)
             return
+        self.candidates[t] = (self.status.get('step', 0), int(stats.step), image)
+
+    def stats_list(self) -> list[Any]:
+        """The StepStats of every query, oldest first."""
+        return [self.stats[t] for t in sorted(self.stats)]
+
+    def _write_png(self) -> None:
+        """The candidate nearest the middle of the episode, as kept_tokens.png."""
+        if not self.candidates:
+            return
+        middle = (self.final or self.status).get('step', 0) / 2
+        sim_step, query, image = min(self.candidates.values(),
+                                     key=lambda c: (abs(c[0] - middle), c[1]))
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.png = self.out_dir / 'kept_tokens.png'
         PILImage.fromarray(image).save(self.png)
-        log.info('debug image of policy step %d saved to %s (%d kept patches, coloured by '
-                 'source)', stats.step, self.png, len(kept))
+        log.debug('debug image of query %d (sim step %d) saved to %s', query, sim_step, self.png)
 
     def has_last_frame(self) -> bool:
         """Whether the frame of the final status' step is in the video."""
@@ -189,9 +207,10 @@ class EpisodeListener(Node):
         return final is not None and abs(self.last_frame_stamp - final['sim_time']) < 1e-6
 
     def finish(self) -> dict[str, Path | None]:
-        """Close the video; the files written."""
+        """Close the video, write the PNG; the files written."""
+        self._write_png()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-            log.info('video: %d frames at %.0f fps', self.frames, self.fps)
+            log.debug('video: %d frames at %.0f fps', self.frames, self.fps)
         return {'video': self.video, 'debug_png': self.png}

@@ -7,10 +7,17 @@ per action until LIBERO's success check or the step limit; the status goes out o
 first action; the state (and the step-0 images, not rendered again) is republished once per
 period with advancing stamps meanwhile, so the policy can start and the executor's ticks run.
 
-Simulated time (``real_time`` false) is one clock for the whole run: it starts at
-:data:`CLOCK_START`, advances one period per step (and per waiting period) and jumps
-:data:`RESET_GAP` at every reset, more than the executor's default ``hold_timeout``, so the
-chunks of the previous episode are dropped rather than executed in the next one.
+Simulated time (``real_time`` false) is *lockstep*: one clock for the whole run that starts
+at :data:`CLOCK_START`, advances one period per step and jumps :data:`RESET_GAP` at every
+reset (more than the executor's default ``hold_timeout``, so the chunks of the previous episode
+are dropped rather than executed in the next one). A step's time passes only once its action
+is in: while the policy computes, /clock stands still, so the outcome of an episode does not
+depend on the speed or load of the machine. The instant a chunk is requested for (the
+executor's ``~/request``, watched on ``~/watch/request``; or the bridge's own request in the
+chunk source) is rendered if it was not; the observation of a waiting instant is republished
+every :data:`REPUBLISH_S` (for nodes that were still starting); and a step that waits longer
+than ``action_timeout`` (the first: ``start_timeout``) stops the episode with
+:class:`LockstepTimeout`, naming the node that went silent.
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -34,7 +41,7 @@ from geometry_msgs.msg import PoseStamped, TwistStamped
 from rclpy.time import Time
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Empty, String
+from std_msgs.msg import Header, String
 
 from specprune_ros.ros.conversions import rgb_to_image_msg
 from specprune_ros.ros.sim_actions import ActionInbox, StepAction
@@ -45,6 +52,13 @@ from specprune_ros.sim.config import AGENTVIEW, WRIST
 CLOCK_START = 1.0  # s: the first /clock value (0 reads as "no time yet" to rclpy nodes)
 RESET_GAP = 1.0  # s of simulated time between episodes (> the executor's hold_timeout 0.5 s)
 REQUEST_RETRY = 1.0  # s (wall): chunk source, ask again when no chunk came
+REPUBLISH_S = 1.0  # s (wall): lockstep, republish the waiting instant's observation
+WAIT_SLICE = 0.05  # s (wall): lockstep, how often the wait looks at requests and deadlines
+STAMP_TOLERANCE = 1e-6  # s: stamps carried as sec/nanosec compare equal within this
+
+
+class LockstepTimeout(RuntimeError):
+    """A lockstep step waited longer than its timeout; the message names the silent node."""
 FINGERS = ('gripper0_finger_joint1', 'gripper0_finger_joint2')  # robosuite's Panda gripper
 
 
@@ -65,6 +79,7 @@ class SimPorts(NamedTuple):
     episode: Any
     request: Any
     clock: Any
+    names: dict[str, str] | None = None  # resolved topics for messages: action, chunk, request
 
     def publishers(self) -> list[Any]:
         """Every publisher that exists."""
@@ -83,11 +98,12 @@ class EpisodeStatus:
     step: int = 0
     success: bool = False
     done: bool = False
-    held_steps: int = 0  # steps that executed a hold (no action in time, or the executor's)
+    held_steps: int = 0  # steps that executed a hold (the executor's, or nothing sent)
     late_steps: int = 0  # real time: steps that started more than a period late
     sim_time: float = 0.0
     step_ms: float = 0.0  # mean physics + controller time per step
     render_ms: float = 0.0  # mean time to render both views, per rendered step
+    error: str = ''  # why the episode stopped early (lockstep: the silent node)
 
     def to_json(self) -> str:
         """The status as one JSON object."""
@@ -108,6 +124,7 @@ class SimLoop:
         self._thread: threading.Thread | None = None
         self._images: tuple[Any, Any] | None = None
         self._last_request = (math.nan, -math.inf)  # (chunk stamp asked after, wall time)
+        self._images_at = -math.inf  # sim time of the newest published views (lockstep)
         self.finished: list[EpisodeStatus] = []
 
     # --- thread ----------------------------------------------------------------------------------
@@ -134,6 +151,8 @@ class SimLoop:
             while not self._stop.is_set() and (cfg.episodes == 0 or episode < cfg.episodes):
                 self.finished.append(self._episode(episode))
                 episode += 1
+                if self.finished[-1].error:
+                    return
         except Exception as exc:  # report, never take the node down with a traceback
             self.log.error(f'simulation stopped: {type(exc).__name__}: {exc}')
             return
@@ -162,6 +181,18 @@ class SimLoop:
         started, wall_next = not cfg.start_on_action, time.monotonic()
         while not self._stop.is_set():
             cfg = self.cfg  # parameters set at run time take effect at the next step
+            if not cfg.real_time:
+                try:
+                    action = self._lockstep_action(obs, status, first=status.state == 'waiting')
+                except LockstepTimeout as exc:
+                    return self._abandon(status, str(exc))
+                if action is None:
+                    break  # stopped
+                status.state = 'running'
+                obs, done = self._step(action, status, timing)
+                if done:
+                    break
+                continue
             self._maybe_request()
             if not started:
                 action = self.inbox.take(None, cfg.period, allow_hold=False)
@@ -170,11 +201,9 @@ class SimLoop:
                     self._publish(obs, status)
                     continue
                 started, status.state, wall_next = True, 'running', time.monotonic()
-            elif cfg.real_time:
+            else:
                 wall_next = self._pace(wall_next, status)
                 action = self.inbox.take(None, 0.0)
-            else:
-                action = self.inbox.take(self.t, cfg.action_timeout)
             obs, done = self._step(action, status, timing)
             if done:
                 break
@@ -192,20 +221,79 @@ class SimLoop:
             f'{status.step_ms:.0f} ms/step, both views {status.render_ms:.0f} ms/render')
         return status
 
+    def _abandon(self, status: EpisodeStatus, why: str) -> EpisodeStatus:
+        """Lockstep timeout: the episode ends without an outcome; the status says why."""
+        status.state, status.error = 'failed', why
+        self.log.error(f'episode {status.episode} stopped at step {status.step}: {why}')
+        self.ports.episode.publish(String(data=status.to_json()))
+        return status
+
+    # --- lockstep --------------------------------------------------------------------------------
+    def _lockstep_action(self, obs: Any, status: EpisodeStatus, first: bool
+                         ) -> StepAction | None:
+        """The action of the step at ``self.t``; the clock stands still until it is in.
+
+        None when the loop is stopped; LockstepTimeout after the step's timeout.
+        """
+        cfg, inbox = self.cfg, self.inbox
+        chunk_source = cfg.action_source == 'chunk'
+        start = time.monotonic()
+        limit = cfg.start_timeout if first else cfg.action_timeout
+        republish = start + REPUBLISH_S
+        while not self._stop.is_set():
+            if chunk_source:
+                self._maybe_request()
+            action = inbox.take(None if chunk_source else self.t, WAIT_SLICE,
+                                hold_on_timeout=False)
+            if action is not None:
+                return action
+            if (not chunk_source and inbox.request_stamp >= self.t - STAMP_TOLERANCE
+                    and self._images_at < self.t - STAMP_TOLERANCE):
+                obs = self.env.observe(render=True)  # the requested instant's frames
+                self._publish(obs, status)
+            now = time.monotonic()
+            if now >= republish:  # for a node that was still starting, or a lost message
+                self._publish(obs, status, images=self._images_at >= self.t - STAMP_TOLERANCE)
+                republish = now + REPUBLISH_S
+            if now - start > limit:
+                raise LockstepTimeout(self._silent(limit, first))
+        return None
+
+    def _silent(self, waited: float, first: bool) -> str:
+        """Which node kept this step waiting, in words."""
+        inbox, names, t = self.inbox, self.ports.names or {}, self.t
+        action, chunk = names.get('action', 'the action topic'), names.get('chunk', 'chunks')
+        request = names.get('request', 'the request topic')
+        head = (f'no action for the step at sim time {t:.3f} s within '
+                f'{"start_timeout" if first else "action_timeout"} {waited:g} s (wall): ')
+        if self.cfg.action_source == 'chunk':
+            return head + (f'the policy sent no chunk on {chunk} for the request on {request}'
+                           ' (is specprune_policy running, in trigger_mode on_request?)')
+        if inbox.request_stamp < t - STAMP_TOLERANCE:
+            return head + (f'the executor asked for no chunk and sent no action on {action} '
+                           '(is specprune_executor running with use_sim_time:=true and '
+                           'lockstep:=true, and enabled?)')
+        if inbox.chunk_stamp < t - STAMP_TOLERANCE:
+            return head + (f'the policy did not answer the executor\'s request on {request} '
+                           f'with a chunk on {chunk} (is specprune_policy running, in '
+                           'trigger_mode on_request, and receiving the cameras?)')
+        return head + (f'the policy answered, but the executor sent no action on {action} '
+                       '(is specprune_executor running with lockstep:=true?)')
+
     def _step(self, action: StepAction, status: EpisodeStatus, timing: dict[str, float]
               ) -> tuple[Any, bool]:
         if action.held:
             status.held_steps += 1
-            if not self.cfg.real_time and math.isnan(action.stamp):  # the bridge's own hold
-                self.throttle('hold', f'no action within action_timeout '
-                              f'{self.cfg.action_timeout:g} s: holding', self.log.warning)
         t0 = time.perf_counter()
         obs, done = self.env.step(action.values, render=False)
         timing['step_s'] += time.perf_counter() - t0
         status.step = obs.step
         status.step_ms = 1e3 * timing['step_s'] / max(1, obs.step)
         self._advance()
-        obs = self._observe(obs, obs.step, timing, force=done)
+        # lockstep, chunk source: the bridge asks at this step, so the policy needs its frames
+        asks = (not self.cfg.real_time and self.cfg.action_source == 'chunk'
+                and self.inbox.wants_chunk())
+        obs = self._observe(obs, obs.step, timing, force=done or asks)
         status.render_ms = 1e3 * timing['render_s'] / max(1, timing['renders'])
         status.success = bool(done and self.env.success())
         if not done:
@@ -253,7 +341,10 @@ class SimLoop:
         current, now = self.inbox.current_stamp(), time.monotonic()
         asked_for, asked_at = self._last_request
         if current != asked_for or now - asked_at >= REQUEST_RETRY:
-            self.ports.request.publish(Empty())
+            msg = Header()  # lockstep: the chunk must see this instant's frames; 0: the newest
+            msg.stamp = time_msg(0.0 if self.cfg.real_time else self.t)
+            msg.frame_id = 'specprune_sim'
+            self.ports.request.publish(msg)
             self._last_request = (current, now)
 
     # --- publishing ------------------------------------------------------------------------------
@@ -286,6 +377,7 @@ class SimLoop:
         ports.ee_twist.publish(twist)
         if obs.agentview is not None:
             self._images = (obs.agentview, obs.wrist)
+            self._images_at = self.t
         if images and self._images is not None:
             for pub, image, camera in ((ports.third_person, self._images[0], AGENTVIEW),
                                        (ports.wrist, self._images[1], WRIST)):

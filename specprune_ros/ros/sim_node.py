@@ -9,12 +9,16 @@ simulator's MEASURED grip-site velocity, world axes, m/s and rad/s), ``~/gripper
 transient local), ``~/episode`` (std_msgs/String, JSON: episode, task, init state, step,
 success, done, state) and, with simulated time, ``/clock``. Executes ``~/action``
 (specprune_ros/Action, the executor's) or, with ``action_source:=chunk``, the first steps of
-each ``~/action_chunk`` (specprune_ros/ActionChunk), asking for the next one on ``~/request``.
+each ``~/action_chunk`` (specprune_ros/ActionChunk), asking for the next one on ``~/request``
+(std_msgs/Header, stamped with the instant whose frames the chunk must use).
 
-Timing (``real_time``): false (default) publishes /clock; simulated time advances 0.05 s per
-step and each step waits for the action of its tick, so the loop runs as fast as the simulator,
-the policy and the executor allow (faster or slower than real time). True steps on the wall
-clock at ``control_rate`` and executes the newest action. Images are rendered only at the steps
+Timing (``real_time``): false (default) publishes /clock in *lockstep*: simulated time advances
+0.05 s per step and only once the step's action is in, so a query in flight stops the clock and
+an episode is the same on any machine (faster or slower than real time). With the executor the
+bridge watches its requests and the policy's chunks (``~/watch/request``, std_msgs/Header, and
+``~/watch/action_chunk``; remap them to the policy's ``~/request`` and ``~/action_chunk``) to
+render a requested instant and to name the node that went silent. True steps on the wall clock
+at ``control_rate`` and executes the newest action. Images are rendered only at the steps
 that publish them (``image_every``); every message of a step has the step's stamp.
 
 The simulator runs on its own thread (LIBERO, MuJoCo and the EGL context are used from that
@@ -40,7 +44,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Empty, String
+from std_msgs.msg import Header, String
 
 from specprune_ros.errors import InputError
 from specprune_ros.ros.conversions import stamp_to_sec
@@ -132,15 +136,26 @@ class SimNode(LifecycleShell, SchemaParameters, NodeLogging, LifecycleNode):
             gripper=pub(JointState, '~/gripper_state', qos),
             instruction=pub(String, '~/instruction', latched),
             episode=pub(String, '~/episode', status),
-            request=pub(Empty, '~/request', qos),
+            request=pub(Header, '~/request', qos),
             clock=None if self.cfg.real_time else pub(Clock, '/clock', qos))
+        sub = self.create_subscription
         if self.cfg.action_source == 'action':
-            self.subs.append(self.create_subscription(_MSG.Action, '~/action', self._on_action,
-                                                      QoSProfile(depth=10)))
+            self.subs.append(sub(_MSG.Action, '~/action', self._on_action, QoSProfile(depth=10)))
+            if not self.cfg.real_time:  # lockstep: whose turn is it?
+                self.subs.append(sub(Header, '~/watch/request',
+                                     lambda m: self.inbox.note_request(stamp_to_sec(m.stamp)),
+                                     QoSProfile(depth=10)))
+                self.subs.append(sub(_MSG.ActionChunk, '~/watch/action_chunk',
+                                     lambda m: self.inbox.note_chunk(
+                                         stamp_to_sec(m.header.stamp)), QoSProfile(depth=10)))
+            names = {'action': self.subs[0].topic_name}
+            if len(self.subs) > 1:
+                names |= {'request': self.subs[1].topic_name, 'chunk': self.subs[2].topic_name}
         else:
-            self.subs.append(self.create_subscription(_MSG.ActionChunk, '~/action_chunk',
-                                                      self._on_chunk, QoSProfile(depth=10)))
-        return ports
+            self.subs.append(sub(_MSG.ActionChunk, '~/action_chunk', self._on_chunk,
+                                 QoSProfile(depth=10)))
+            names = {'chunk': self.subs[0].topic_name, 'request': ports.request.topic_name}
+        return ports._replace(names=names)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Publish the instruction and start the episodes on the simulation thread."""

@@ -11,9 +11,13 @@ namespace. ROS-free.
     specprune_policy ~/action_chunk ──▶ specprune_executor ~/action_chunk
     specprune_executor ~/request ──▶ specprune_policy ~/request
     specprune_executor ~/action ──▶ specprune_sim ~/action
+    specprune_policy ~/request, ~/action_chunk ──▶ specprune_sim ~/watch/... (lockstep only)
 
-Without the executor (``action_source: chunk``) the bridge takes the policy's chunks and asks
-for the next one on the policy's ``~/request`` itself.
+In simulated time the executor runs in lockstep (``lockstep: true``: it asks before the tick
+that needs a chunk and holds that tick until the answer) and the bridge watches the requests
+and chunks, so /clock stands still while the policy computes. Without the executor
+(``action_source: chunk``) the bridge takes the policy's chunks and asks for the next one on the
+policy's ``~/request`` itself.
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -36,9 +40,12 @@ SENSORS = ('third_person/image_raw', 'wrist/image_raw', 'ee_state', 'ee_twist', 
 # The policy asks for chunks (the executor's requests); the watchdog runs on the wall clock,
 # and a CPU simulation renders slower than real time, so it waits longer than on a robot.
 POLICY_SETTINGS: dict[str, Any] = {'trigger_mode': 'on_request', 'input_timeout': 30.0}
-# A simulation moves at once; idle ticks send the zero-motion hold, so no step waits for one
-# (the same settings as specprune-eval --via-executor).
-EXECUTOR_SETTINGS: dict[str, Any] = dict(SIMULATION_SETTINGS)
+
+
+def executor_settings(sim_time: bool) -> dict[str, Any]:
+    """The executor's settings: a simulation moves at once and idle ticks send the zero-motion
+    hold (as ``specprune-eval --via-executor``); in simulated time, lockstep."""
+    return {**SIMULATION_SETTINGS, 'use_sim_time': sim_time, 'lockstep': sim_time}
 
 
 def policy_remaps() -> list[tuple[str, str]]:
@@ -51,8 +58,11 @@ def executor_remaps() -> list[tuple[str, str]]:
     return [('~/action_chunk', f'{POLICY}/action_chunk'), ('~/request', f'{POLICY}/request')]
 
 
-def sim_remaps(with_executor: bool) -> list[tuple[str, str]]:
-    """The bridge's actions: the executor's, or (without it) the policy's chunks."""
+def sim_remaps(with_executor: bool, sim_time: bool = True) -> list[tuple[str, str]]:
+    """The bridge's actions: the executor's (in simulated time it also watches the policy's
+    requests and chunks), or (without the executor) the policy's chunks."""
     if with_executor:
-        return [('~/action', f'{EXECUTOR}/action')]
+        watch = [('~/watch/request', f'{POLICY}/request'),
+                 ('~/watch/action_chunk', f'{POLICY}/action_chunk')] if sim_time else []
+        return [('~/action', f'{EXECUTOR}/action'), *watch]
     return [('~/action_chunk', f'{POLICY}/action_chunk'), ('~/request', f'{POLICY}/request')]

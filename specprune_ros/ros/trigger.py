@@ -4,7 +4,10 @@
 thread. ``on_request`` holds the newest set and hands one over per ``~/request`` (sent by
 ``specprune_executor`` when its current chunk runs low): the newest set at once if it was not
 used yet, otherwise the next one that arrives. Inference then always runs on the newest frames
-and only when a chunk is needed. ROS-free and thread-safe (callbacks and the inference thread).
+and only when a chunk is needed. A request may name the instant its chunk must see
+(``min_stamp``, the lockstep executor's tick time): then only a set stamped at or after it
+serves, and a request that a set already served is answered (a resend) is ignored, so each
+instant is inferred once. ROS-free and thread-safe (callbacks and the inference thread).
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -34,6 +37,7 @@ class RequestGate(Generic[T]):
         self._latest: tuple[float, T] | None = None
         self._used = -math.inf  # stamp of the newest set handed over
         self._pending = False
+        self._min_stamp = -math.inf  # the pending request's earliest acceptable stamp
         self.requests = 0
         self.served = 0
 
@@ -43,18 +47,25 @@ class RequestGate(Generic[T]):
             return item
         with self._lock:
             self._latest = (stamp, item)
-            if not self._pending:
+            if not self._pending or stamp < self._min_stamp:
                 return None
             self._pending = False
             return self._serve()
 
-    def request(self) -> T | None:
-        """A request: the newest unused set to infer now, or None (the next set will go)."""
+    def request(self, min_stamp: float = -math.inf) -> T | None:
+        """A request: the newest unused set to infer now, or None (the next set will go).
+
+        ``min_stamp``: only a set stamped at or after it may serve; when the last set served
+        already was, the request is a resend of an answered one and is ignored.
+        """
         with self._lock:
             self.requests += 1
-            if self._latest is not None and self._latest[0] > self._used:
+            if min_stamp > -math.inf and self._used >= min_stamp:
+                return None
+            latest = self._latest
+            if latest is not None and latest[0] > self._used and latest[0] >= min_stamp:
                 return self._serve()
-            self._pending = True
+            self._pending, self._min_stamp = True, min_stamp
             return None
 
     def _serve(self) -> T:
@@ -63,10 +74,17 @@ class RequestGate(Generic[T]):
         self.served += 1
         return self._latest[1]
 
+    def unserve(self, stamp: float) -> None:
+        """The set stamped ``stamp`` gave no chunk: a request (or its resend) may use it again."""
+        with self._lock:
+            if self._used == stamp:
+                self._used = -math.inf
+
     def clear(self) -> None:
         """Forget the held set and a pending request (counters are kept)."""
         with self._lock:
             self._latest, self._pending, self._used = None, False, -math.inf
+            self._min_stamp = -math.inf
 
     @property
     def pending(self) -> bool:

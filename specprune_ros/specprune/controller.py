@@ -103,14 +103,19 @@ class ActionAwareController:
         with self._lock:
             self._pending = cfg
 
-    def reset(self) -> None:
-        """Forget all poses, twists and commands and return to coarse mode."""
+    def reset(self, keep_measured: bool = False) -> None:
+        """Forget all poses, twists and commands and return to coarse mode.
+
+        ``keep_measured``: keep the measured pose and twist (the robot did not move because
+        the task changed); only the mode and the commanded actions are forgotten.
+        """
         with self._lock:
             self._fine = False
-            self._last_pose = None
-            self._pose_speed = None
-            self._twist = None
             self._command = None
+            if not keep_measured:
+                self._last_pose = None
+                self._pose_speed = None
+                self._twist = None
 
     def update_pose(self, state: EEState) -> None:
         """Add a measured pose; speeds come from it and the previous pose.

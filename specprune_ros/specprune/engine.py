@@ -85,10 +85,14 @@ class SpecPruneEngine:
             self._pending = cfg
         self.controller.set_config(cfg)
 
-    def reset(self) -> None:
-        """New episode: clear frames, controller, V_global scores."""
+    def reset(self, keep_measured: bool = False) -> None:
+        """New episode: clear frames, controller, V_global scores.
+
+        ``keep_measured``: the controller keeps the measured pose and twist (a new task for a
+        robot that is where it was).
+        """
         self.history.clear()
-        self.controller.reset()
+        self.controller.reset(keep_measured)
         self._global_scores = None
         self._step = 0
         self.policy.reset()

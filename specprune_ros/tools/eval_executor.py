@@ -12,8 +12,10 @@ holds, clamp and rate limit), with optional ``--executor-params`` over it.
 Control step k of an episode is at sim time ``t = k * 0.05`` s (LIBERO's 20 Hz, the executor's
 ``control_rate``). At each step, first, when the executor's request logic says a chunk is due
 (:meth:`ChunkExecutor.request_due`), the current frames are rendered, the policy is queried and
-its chunk is handed over stamped with ``t`` and received at ``t``: **inference takes zero sim
-time** (the measured latency is 0, so the automatic threshold asks with one step left). Then
+its chunk is handed over stamped with ``t`` and received at ``t + sim_latency``
+(:class:`~specprune_ros.control.lockstep.Lockstep`, the rule of the executor node in lockstep;
+``sim_latency`` 0 by default: **inference takes zero sim time**, the measured latency is 0, so
+the automatic threshold asks with one step left). Then
 the executor's tick at ``t`` gives the env action (motion values as the executor sends them,
 gripper binarised by its ``oft_libero`` rule, which equals OFT's ``process_action``). A tick
 that sends nothing executes the bridge's hold (zero motion, gripper as last commanded), as
@@ -45,6 +47,8 @@ from specprune_ros.control.executor_config import (
     ExecutorConfig,
     SIMULATION_SETTINGS,
 )
+from specprune_ros.control.lockstep import Lockstep
+from specprune_ros.control.wire import as_sent, clamp_actions
 from specprune_ros.errors import InputError
 from specprune_ros.sim.config import CONTROL_PERIOD, NOOP_ACTION
 from specprune_ros.sim.observation import SimObservation
@@ -53,8 +57,8 @@ from specprune_ros.tools.eval_configs import parse_value
 from specprune_ros.tools.eval_protocol import Ask
 
 # Parameters of the node's ROS side (outputs, lifecycle) or fixed by the simulation.
-NODE_ONLY = ('start_enabled', 'autostart', 'diagnostics_period', 'frame_id', 'publish_twist',
-             'twist_linear_scale', 'twist_angular_scale')
+NODE_ONLY = ('lockstep', 'start_enabled', 'autostart', 'diagnostics_period', 'frame_id',
+             'publish_twist', 'twist_linear_scale', 'twist_angular_scale')
 
 
 def parse_executor_params(text: str) -> dict[str, Any]:
@@ -96,12 +100,18 @@ def executor_config(params: Mapping[str, Any] | None = None) -> ExecutorConfig:
     return cfg
 
 
+POLICY_BOUNDS = ((-1.0,) * len(NOOP_ACTION), (1.0,) * len(NOOP_ACTION))  # the node's defaults
+
+
 class ExecutorSource:
     """An action source of ``drive_episode``: a :class:`ChunkExecutor` in simulated time."""
 
-    def __init__(self, cfg: ExecutorConfig) -> None:
-        self.cfg = cfg
+    def __init__(self, cfg: ExecutorConfig,
+                 bounds: tuple[tuple[float, ...], tuple[float, ...]] = POLICY_BOUNDS) -> None:
+        """``bounds``: the policy node's action_low/action_high (its defaults: -1..1)."""
+        self.cfg, self.bounds = cfg, bounds
         self.executor = ChunkExecutor(cfg)
+        self.lockstep = Lockstep(self.executor, cfg.sim_latency)
         self.held = 0
         self._gripper = float(NOOP_ACTION[-1])
 
@@ -109,25 +119,28 @@ class ExecutorSource:
         """A fresh executor (nothing queued, counters at zero), enabled; the gripper open."""
         self.executor = ChunkExecutor(self.cfg)
         self.executor.set_enabled(True)
+        self.lockstep = Lockstep(self.executor, self.cfg.sim_latency)
         self.held = 0
         self._gripper = float(NOOP_ACTION[-1])
 
     def action(self, obs: SimObservation, ask: Ask) -> np.ndarray:
         """The executor's action at the step's sim time, after handing it a chunk if due."""
-        ex, now = self.executor, float(obs.timestamp)
-        if ex.request_due(now):
-            ex.requested(now)
+        lockstep, now = self.lockstep, float(obs.timestamp)
+        if lockstep.begin_tick(now):
             chunk = ask(obs)
+            sent = clamp_actions(chunk, *self.bounds) if chunk.shape[-1:] == (7,) else None
+            if sent is not None:  # what the policy node publishes (float32, clamped)
+                chunk = sent.astype(np.float64)
             horizon, dim = chunk.shape if chunk.ndim == 2 else (0, 0)  # 0: ChunkError
-            ex.add(Chunk.from_flat(now, horizon, dim, chunk, step=obs.step), now)
-        tick = ex.tick(now)
+            lockstep.receive(Chunk.from_flat(now, horizon, dim, chunk, step=obs.step), now)
+        tick = lockstep.tick(now)
         if tick.values is None or tick.hold:
             self.held += 1
         if tick.values is None:  # nothing sent: the bridge's hold
             values = np.zeros(len(NOOP_ACTION))
             values[-1] = self._gripper
             return values
-        values = np.asarray(tick.values, dtype=np.float64)
+        values = as_sent(tick.values)  # the executor's Action message is float32
         if values.shape != (len(NOOP_ACTION),):
             raise InputError(f'the executor sent {values.shape[0]} values; LIBERO takes '
                              f'{len(NOOP_ACTION)}')

@@ -72,6 +72,14 @@ def _nodes(context):
         raise ConfigError(f"sim_action_source:={sim['action_source']} does not fit executor:="
                           f"{given['executor']} (action needs the executor, chunk runs without)")
     sim_time = not sim.get('real_time', False)
+    checkpoint = launch_args.overrides(all_specs(), given).get('checkpoint')
+    if checkpoint and ('render_size' not in sim or 'fast_render' not in sim):
+        from specprune_ros.tools.train_data import render_for  # render as its demos were
+
+        size, fast = render_for(checkpoint, sim.get('render_size'), sim.get('fast_render'),
+                                (256, False))
+        sim.setdefault('render_size', size)
+        sim.setdefault('fast_render', fast)
     policy_params = [launch_args.check_params_file(given['params_file'])]
     preset_path = launch_args.preset_file(given['preset'], SUITE_PRESETS,
                                           lambda: FindPackageShare(PACKAGE).perform(context))

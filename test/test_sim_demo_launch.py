@@ -40,7 +40,9 @@ def test_defaults_wire_sim_policy_and_executor(monkeypatch: pytest.MonkeyPatch) 
     assert [n.kwargs['executable'] for n in (sim, policy, executor)] == [
         'specprune_sim', 'specprune_policy', 'specprune_executor']
     assert sim.kwargs['parameters'] == [{'action_source': 'action'}]
-    assert sim.kwargs['remappings'] == [('~/action', 'specprune_executor/action')]
+    assert sim.kwargs['remappings'] == [('~/action', 'specprune_executor/action'),
+                                        ('~/watch/request', 'specprune_policy/request'),
+                                        ('~/watch/action_chunk', 'specprune_policy/action_chunk')]
     assert policy.kwargs['parameters'] == [
         str(CONFIG / 'policy.yaml'), str(CONFIG / 'presets' / 'libero_spatial.yaml'),
         {'trigger_mode': 'on_request', 'input_timeout': 30.0, 'use_sim_time': True}]
@@ -49,7 +51,7 @@ def test_defaults_wire_sim_policy_and_executor(monkeypatch: pytest.MonkeyPatch) 
     assert set(remaps) == {f'~/{t}' for t in sim_wiring.SENSORS}
     assert executor.kwargs['parameters'] == [
         str(CONFIG / 'executor.yaml'),
-        {'start_enabled': True, 'hold_action': True, 'use_sim_time': True}]
+        {'start_enabled': True, 'hold_action': True, 'use_sim_time': True, 'lockstep': True}]
     assert executor.kwargs['remappings'] == [('~/action_chunk', 'specprune_policy/action_chunk'),
                                              ('~/request', 'specprune_policy/request')]
 

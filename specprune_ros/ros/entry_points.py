@@ -32,7 +32,7 @@ EXECUTOR_SUMMARY = """\
 The specprune_executor lifecycle node: turns action chunks into one action per control tick.
 Subscribes ~/action_chunk (specprune_ros/ActionChunk; remap it to the policy's); publishes
 ~/action (specprune_ros/Action) at control_rate, optionally ~/twist (TwistStamped), ~/request
-(std_msgs/Empty: asks the policy for the next chunk) and /diagnostics; serves ~/enable
+(std_msgs/Header: asks the policy for the next chunk) and /diagnostics; serves ~/enable
 (std_srvs/SetBool). Late steps are skipped, overlapping chunks blended, motion rate limited and
 clamped; nothing moves until enabled (start_enabled)."""
 EXECUTOR_EXAMPLE = ('specprune_executor --ros-args -r ~/action_chunk:=/specprune_policy/'

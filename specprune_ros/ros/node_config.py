@@ -80,7 +80,7 @@ class NodeConfig(SchemaConfig):
     sync_queue_size: int = _p(10, 'Messages buffered per input for the sync (bounded).',
                               unit='messages', lo=1, hi=1000, read_only=True, group='inputs')
     trigger_mode: str = _p('continuous', 'When inference runs: continuous = on every new '
-                           'synchronised set; on_request = once per std_msgs/Empty on ~/request, '
+                           'synchronised set; on_request = once per std_msgs/Header on ~/request, '
                            'on the newest set (what specprune_executor sends when its chunk runs '
                            'low).', group='inputs', choices=TRIGGER_MODES)
     compressed_images: bool = _p(False, 'Subscribe to sensor_msgs/CompressedImage on '

@@ -30,7 +30,7 @@ from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, Rel
 from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import Header, String
 
-from specprune_ros.control.wire import clamp_actions  # noqa: F401  (tests import it here)
+from specprune_ros.control.wire import clamp_actions
 from specprune_ros.errors import InputError
 from specprune_ros.ros.conversions import (
     compressed_msg_to_rgb,

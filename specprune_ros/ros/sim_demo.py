@@ -15,6 +15,7 @@ the policy computes, so the same command gives the same episode on a quiet and o
 machine, and the same episode as ``specprune-eval --via-executor`` (``--no-executor``: as
 ``specprune-eval``'s OpenVLA-OFT protocol) for the same task, init state, model and settings.
 ``--sim-latency S`` gives each query S seconds of simulated inference time instead of 0.
+``--out-dir``/episode.json keeps the final status and every query (stamp, mode, kept tokens).
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -205,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         import rclpy
         from rclpy.signals import SignalHandlerOptions
 
+        from specprune_ros.ros.conversions import stamp_to_sec
         from specprune_ros.ros.ros_demo import _start, _stop
         from specprune_ros.ros.signals import stop_on_signals
         from specprune_ros.ros.sim_listener import EpisodeListener
@@ -257,6 +259,11 @@ def main(argv: list[str] | None = None) -> int:
         why = (final or {}).get('error') or f'the episode did not end within {args.timeout:.0f} s'
         log.error('demo failed: %s (node output: %s)', why, node_log_path)
         return 1
+    record = {**final, 'queries': [
+        {'stamp': round(stamp_to_sec(q.header.stamp), 6), 'mode': q.mode,
+         'visual_kept': int(q.kept_total), 'flops_ratio': round(float(q.flops_ratio), 6)}
+        for q in listener.stats_list()]}
+    (args.out_dir / 'episode.json').write_text(json.dumps(record, indent=1) + '\n')
     for line in summary(final, listener, files, model, args.preset):
         log.info('%s', line)
     if any(codes.values()) or not files.get('video') or not files.get('debug_png'):

@@ -130,7 +130,8 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument('--checkpoint', type=Path, default=None,
                         help='OpenVLA-OFT checkpoint directory (load_policy)')
     parser.add_argument('--unnorm-key', default=None, help='statistics key of the checkpoint')
-    parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda'))
+    parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda', 'auto'),
+                        help="'auto': cuda when available, else cpu")
     parser.add_argument('--steps', type=int, default=12, help='measured groups per config')
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--alpha', type=float, default=None, help='default: the schema')
@@ -188,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(message)s')
+    if args.device == 'auto':
+        args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: torch sees no CUDA GPU on this machine')
     if args.cuda_graphs and (reason := cuda_graphs_unavailable(args.device)) is not None:

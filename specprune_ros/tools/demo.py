@@ -21,14 +21,11 @@ import logging
 
 import numpy as np
 
-from specprune_ros.specprune.engine import SpecPruneEngine
+from specprune_ros.errors import SpecPruneError
 from specprune_ros.specprune.params import preset as suite_preset
 from specprune_ros.specprune.params import PRESETS as SUITES
 from specprune_ros.specprune.params import SpecPruneConfig
-from specprune_ros.tools.fixtures import load_observation
-from specprune_ros.tools.sequence import synthetic_sequence
 from specprune_ros.vla.config import PRESETS
-from specprune_ros.vla.policy import VLAPolicy
 from specprune_ros.vla.report import StepReport
 
 log = logging.getLogger('specprune_demo')
@@ -84,14 +81,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--unnorm-key', default=None, help='dataset statistics key')
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(message)s')
+    from specprune_ros.specprune.engine import SpecPruneEngine  # torch: after --help
+    from specprune_ros.tools.fixtures import load_observation
+    from specprune_ros.tools.sequence import synthetic_sequence
+    from specprune_ros.vla.policy import VLAPolicy
 
-    if args.checkpoint:
-        from specprune_ros.vla.checkpoint import load_policy
-        policy, load_report = load_policy(args.checkpoint, unnorm_key=args.unnorm_key,
-                                          device=args.device)
-        log.info('%s', load_report.summary())
-    else:
-        policy = VLAPolicy.from_preset(args.preset, device=args.device)
+    try:
+        if args.checkpoint:
+            from specprune_ros.vla.checkpoint import load_policy
+            policy, load_report = load_policy(args.checkpoint, unnorm_key=args.unnorm_key,
+                                              device=args.device)
+            log.info('%s', load_report.summary())
+        else:
+            policy = VLAPolicy.from_preset(args.preset, device=args.device)
+    except (SpecPruneError, OSError, ValueError) as exc:
+        log.error('specprune-demo: %s', exc)
+        return 2
     cfg = suite_preset(args.suite) if args.suite else SpecPruneConfig()
     engine = SpecPruneEngine(policy, cfg)
     base = load_observation(args.fixture)

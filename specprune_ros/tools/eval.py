@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                         'blend=latest,request_at_remaining=2 (config/executor.yaml)')
     model = p.add_mutually_exclusive_group()
     model.add_argument('--checkpoint', metavar='DIR', help='OpenVLA-OFT checkpoint folder')
-    model.add_argument('--model-preset', default=None, choices=sorted(PRESETS),
+    model.add_argument('--model-preset', '--preset', dest='model_preset', default=None,
+                       choices=sorted(PRESETS),
                        help='built-in random-initialised model (default: tiny)')
     model.add_argument('--model', metavar='DIR', help='built-in model saved with model_io')
     p.add_argument('--unnorm-key', default=None, help='dataset statistics key (--checkpoint)')

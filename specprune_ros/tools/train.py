@@ -35,6 +35,8 @@ import sys
 import time
 from typing import Any
 
+from specprune_ros.sim.cli import parse_ids
+
 log = logging.getLogger('specprune_ros.train')
 
 HELP = {
@@ -146,11 +148,14 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, int | 
         kw: dict[str, Any] = {'default': default, 'help': f'{HELP[name]} (default: %(default)s)'}
         if isinstance(default, bool):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
-        elif isinstance(default, tuple):
-            p.add_argument(flag, type=int, nargs='*', **{**kw, 'default': list(default)})
+        elif isinstance(default, tuple):  # '0 1', '0-1' and '0,1' alike (as specprune-eval)
+            p.add_argument(flag, type=parse_ids, nargs='*', **{**kw, 'default': [list(default)]})
         else:
             p.add_argument(flag, type=type(default), **kw)
     a = vars(p.parse_args(argv))
+    for name, default in d.items():
+        if isinstance(default, tuple):
+            a[name] = list(dict.fromkeys(i for ids in a[name] for i in ids))
     resume, stop_after = a.pop('resume'), a.pop('stop_after')
     a['data'] = tuple(a['data'])
     try:
@@ -179,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     # Read when torch starts its thread pool, i.e. before torch is imported below.
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
+    missing = [str(f) for f in cfg.data if not Path(f).is_file()]
+    if missing:  # before anything is written to --out
+        log.error('demonstration file(s) %s do not exist (record them with specprune-sim '
+                  'record)', ', '.join(missing))
+        return 1
     _setup_logging(Path(cfg.out))
     from specprune_ros.errors import SpecPruneError
     from specprune_ros.tools.train_loop import run_training

@@ -35,5 +35,5 @@ def test_every_field_is_a_described_parameter() -> None:
                                        'control_rate', 'action_source', 'image_every'}
     assert all(s.description for s in specs)
     assert {s.name for s in specs if not s.read_only} == {
-        'image_every', 'action_timeout', 'start_on_action', 'chunk_steps', 'gripper_mode',
-        'frame_id'}
+        'image_every', 'action_timeout', 'start_timeout', 'start_on_action', 'chunk_steps',
+        'gripper_mode', 'frame_id'}

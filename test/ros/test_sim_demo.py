@@ -53,14 +53,18 @@ def test_demo_runs_one_episode_and_writes_the_video(tmp_path: Path) -> None:
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     assert 'success is meaningless' in log
-    assert re.search(rf'outcome: FAILURE after {STEPS} steps \(limit {STEPS}\) on task 0, '
+    assert re.search(rf'outcome: +FAILURE after {STEPS} steps \(limit {STEPS}\) on task 0, '
                      'init state 40', log), log[-3000:]  # the default: held out
+    assert re.search(r'held steps: +0 ', log), log[-3000:]  # lockstep: nothing waits
+    assert 'robosuite' not in log  # library noise goes to nodes.log
+    assert 'robosuite' in (tmp_path / 'nodes.log').read_text()
     chunks = re.findall(r'chunk \d+ at step \d+ .*: mode (\w+), kept (\d+)/512 visual tokens',
                         log)
     assert chunks and all(0 < int(k) <= 512 for _, k in chunks), log[-3000:]
     frames = [f for f in imageio.get_reader(tmp_path / 'sim_demo.mp4')]  # (len() is inf)
-    # one frame while waiting, then one per rendered step (image_every 2), the last included
-    assert len(frames) == 1 + STEPS // 2, len(frames)
+    # one frame while waiting, then one per rendered step (image_every 2, the last included,
+    # and the odd steps a chunk was requested at)
+    assert 1 + STEPS // 2 <= len(frames) <= 1 + STEPS, len(frames)
     assert frames[-1].shape[1] == 2 * 224 and frames[-1].std() > 10  # both views, not blank
     image = np.asarray(PILImage.open(tmp_path / 'kept_tokens.png').convert('RGB'))
     kept = decode_kept_tokens(image)['retain']
@@ -77,3 +81,41 @@ def test_render_settings_follow_the_models_training_data(tmp_path: Path) -> None
                            tmp_path) == (256, False)  # the command line wins
     assert render_settings(parse_args([]), None) == (256, False)  # OFT's default
     assert render_settings(parse_args([]), tmp_path / 'missing') == (256, False)
+
+
+MODEL = REPO / 'models' / 'libero_spatial_demo'
+SAME_STEPS = 220  # the suite limit: the trained model succeeds well before it
+
+
+def _eval_record(tmp_path: Path, config: str, via_executor: bool) -> dict:
+    out = tmp_path / 'eval'
+    cmd = [sys.executable, '-m', 'specprune_ros.tools.eval', '--suite', 'libero_spatial',
+           '--tasks', '0', '--first-trial', '40', '--trials', '1', '--max-steps',
+           str(SAME_STEPS), '--model', str(MODEL), '--configs', config, '--workers', '1',
+           '--out', str(out)] + (['--via-executor'] if via_executor else [])
+    proc = subprocess.run(cmd, cwd=REPO, env=ros_env(), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    return json.loads((out / 'episodes.jsonl').read_text().splitlines()[0])
+
+
+@pytest.mark.skipif(not (MODEL / 'config.json').is_file(), reason='no trained model shipped')
+@pytest.mark.parametrize('executor', [True, False], ids=['via_executor', 'oft_open_loop'])
+def test_main_job_over_dds_is_the_evaluated_episode(tmp_path: Path, executor: bool) -> None:
+    """Lockstep: the main job gives the episode specprune-eval gives (same queries, same
+    kept tokens, same length and outcome): through the executor with pruning, and without
+    it (unpruned) under OFT's open-loop protocol."""
+    config = 'specprune' if executor else 'unpruned'
+    extra = [] if executor else ['--no-executor', '--unpruned']
+    proc = subprocess.run([sys.executable, '-m', 'specprune_ros.ros.sim_demo', '--model',
+                           str(MODEL), '--max-steps', str(SAME_STEPS), '--out-dir',
+                           str(tmp_path / 'demo'), '--timeout', '300', *extra],
+                          cwd=REPO, env=ros_env(), capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    demo = json.loads((tmp_path / 'demo' / 'episode.json').read_text())
+    evaluated = _eval_record(tmp_path, config, executor)
+    assert demo['held_steps'] == 0
+    assert (demo['success'], demo['step']) == (evaluated['success'], evaluated['length'])
+    assert [q['visual_kept'] for q in demo['queries']] == evaluated['visual_kept']
+    starts = [round(q['stamp'] - demo['queries'][0]['stamp'], 6) for q in demo['queries']]
+    assert len(starts) == evaluated['queries'] and starts[-1] > 0.0

@@ -13,11 +13,17 @@
 # the arguments after it go to specprune_ros.ros.ros_demo.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$ROOT/scripts/setup.sh"
+mkdir -p "$ROOT/out"
+echo "[demo] setting up (the first run installs everything: several minutes; log: out/setup.log)"
+if ! bash "$ROOT/scripts/setup.sh" > "$ROOT/out/setup.log" 2>&1; then
+  tail -n 40 "$ROOT/out/setup.log" >&2
+  echo "[demo] set-up failed; the whole log: out/setup.log" >&2
+  exit 1
+fi
 VENV="${SPECPRUNE_VENV:-$ROOT/.venv}"
 cd "$ROOT"
 # shellcheck disable=SC1091
-source "$ROOT/scripts/ros_env.sh" "$VENV"
+source "$ROOT/scripts/ros_env.sh" "$VENV" >> "$ROOT/out/setup.log" 2>&1 || { echo "[demo] scripts/ros_env.sh failed; see out/setup.log" >&2; exit 1; }
 if [ "${1:-}" = "--replay" ]; then
   shift
   exec python -m specprune_ros.ros.ros_demo "$@"

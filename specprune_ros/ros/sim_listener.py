@@ -39,6 +39,7 @@ from specprune_ros.specprune.debug_image import decode_kept_tokens, LAYOUT
 log = logging.getLogger('specprune_sim_demo')
 SIM, POLICY = '/specprune_sim', '/specprune_policy'
 BAR = 24  # px: the text line above each video frame
+SIM_PERIOD = 0.05  # s of simulated time per control step (LIBERO's 20 Hz)
 
 
 def _writer(path_stem: Path, fps: float) -> tuple[Any, Path]:
@@ -103,10 +104,18 @@ class EpisodeListener(Node):
     def _on_chunk(self, msg: ActionChunk) -> None:
         self.chunks += 1
         t = stamp_to_sec(msg.header.stamp)
-        self.chunk_msgs[t] = (self.chunks, self.status.get('step', 0), msg)
-        self.latest_text = (f'step {self.status.get("step", 0)}  mode {msg.mode}  kept '
+        step = self.sim_step(t)
+        self.chunk_msgs[t] = (self.chunks, step, msg)
+        self.latest_text = (f'step {step}  mode {msg.mode}  kept '
                             f'{msg.visual_tokens_kept}/{msg.visual_tokens_total}')
         self._print(t)
+
+    def sim_step(self, t: float) -> int:
+        """The simulator step of sim time ``t`` (from the newest status' step and time)."""
+        status = self.status
+        if not status or not status.get('sim_time'):
+            return 0
+        return max(0, int(status['step']) - round((status['sim_time'] - t) / SIM_PERIOD))
 
     def _on_stats(self, msg: StepStats) -> None:
         t = stamp_to_sec(msg.header.stamp)
@@ -120,6 +129,11 @@ class EpisodeListener(Node):
             return
         number, step, chunk = self.chunk_msgs.pop(t)
         stats = self.stats[t]
+        if number == 1:
+            log.info('(per query: the simulator step and simulated time t it was asked at; the '
+                     "pruning mode; visual tokens kept of 512 and each source's share, V_global "
+                     '/ V_dynamic / V_local, which overlap; LLM FLOPs / unpruned; the policy '
+                     "step's wall time on this machine)")
         log.info('chunk %d at step %d (t=%.2f s): mode %s, kept %d/%d visual tokens (global '
                  '%d, dynamic %d, local %d), FLOPs %.2f, %.0f ms', number, step, t, chunk.mode,
                  chunk.visual_tokens_kept, chunk.visual_tokens_total, stats.kept_global,

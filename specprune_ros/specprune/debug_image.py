@@ -4,8 +4,9 @@ Layout (see :data:`LAYOUT`): a header strip on top, then the views (each resized
 224x224) side by side, separated by a gap of header-background colour::
 
     +-----------------------------------------------+
-    | [mode swatch] coarse | kept 154/512 | T=3      |  header (text, never over patches)
-    | [] global [] dynamic [] local [] kept [] pruned|  colour legend
+    | [mode swatch] coarse | kept 154/512 | T=3      |  header (text, never over patches;
+    | [] global [] dynamic [] local [] pruned        |  the view names at the right of line 1)
+                                                       colour legend: the colours shown only
     +----------------------+---+--------------------+
     | third-person 224x224 |gap| wrist 224x224      |
     +----------------------+---+--------------------+
@@ -87,6 +88,7 @@ PRUNED_LEGEND = (60, 60, 60)
 
 # Labels of patches: 0 pruned, 1.. = index into _LABEL_NAMES, last = untouched ('off').
 _LABEL_NAMES = ('global', 'dynamic', 'local', 'kept')
+VIEW_NAMES = ('third-person', 'wrist')  # the policy's two views, in the model's order
 _UNTOUCHED = len(_LABEL_NAMES) + 1
 
 
@@ -116,14 +118,14 @@ def _font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
-@lru_cache(maxsize=4)
-def _legend(width: int) -> np.ndarray:
-    """Draw the header background with the colour legend on its second line (read-only)."""
+@lru_cache(maxsize=64)
+def _legend(width: int, shown: tuple[str, ...]) -> np.ndarray:
+    """The header background with the legend of the ``shown`` colours on line 2 (read-only)."""
     im = Image.new('RGB', (width, LAYOUT.header_height), BACKGROUND)
     draw = ImageDraw.Draw(im)
     x, y, s = LAYOUT.swatch_x, LAYOUT.header_height - 15, LAYOUT.swatch_size
-    entries = [*((n, SOURCE_COLOURS[n]) for n in ('global', 'dynamic', 'local', 'kept')),
-               ('pruned', PRUNED_LEGEND)]
+    entries = [(n, SOURCE_COLOURS[n]) for n in _LABEL_NAMES if n in shown]
+    entries += [('pruned', PRUNED_LEGEND)] if 'pruned' in shown else []
     for name, colour in entries:
         draw.rectangle((x, y, x + s - 1, y + s - 1), fill=colour)
         draw.text((x + s + 3, y - 2), name, fill=TEXT_COLOUR, font=_font())
@@ -134,13 +136,16 @@ def _legend(width: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=256)
-def _status(text: str, mode_key: str, width: int) -> np.ndarray:
-    """Draw the complete header: legend, mode swatch and status ``text`` (read-only)."""
-    im = Image.fromarray(_legend(width))
+def _status(text: str, mode_key: str, width: int, shown: tuple[str, ...],
+            views: str) -> np.ndarray:
+    """Draw the complete header: legend, mode swatch, status ``text`` and the view names."""
+    im = Image.fromarray(_legend(width, shown))
     draw = ImageDraw.Draw(im)
     x, y, s = LAYOUT.swatch_x, LAYOUT.swatch_y, LAYOUT.swatch_size
     draw.rectangle((x, y, x + s - 1, y + s - 1), fill=MODE_COLOURS[mode_key])
     draw.text((x + s + 6, y - 2), text, fill=TEXT_COLOUR, font=_font())
+    right = width - LAYOUT.swatch_x - int(draw.textlength(views, font=_font()))
+    draw.text((right, y - 2), views, fill=TEXT_COLOUR, font=_font())
     out = np.asarray(im, dtype=np.uint8).copy()
     out.setflags(write=False)
     return out
@@ -246,7 +251,12 @@ def render_kept_tokens(images: Sequence[np.ndarray], report: StepReport,
         mode_key = report.mode if report.mode in MODE_COLOURS else 'unknown'
         kept_count = int(np.count_nonzero(labels))
         text = f'{report.mode} | kept {kept_count}/{n} | T={report.reference_offset}'
-    out[:LAYOUT.header_height] = _status(text, mode_key, width)
+    shown = tuple(name for i, name in enumerate(_LABEL_NAMES, start=1) if (labels == i).any())
+    shown += ('pruned',) if (labels == 0).any() else ()
+    names = VIEW_NAMES if num_views == len(VIEW_NAMES) else tuple(
+        f'view {v}' for v in range(num_views))
+    views_text = 'left to right: ' + ', '.join(names)
+    out[:LAYOUT.header_height] = _status(text, mode_key, width, shown, views_text)
     body = out[LAYOUT.header_height:]
     for v in range(num_views):
         x = LAYOUT.view_x(v)

@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -119,3 +121,26 @@ def test_gripper_rule_is_the_executors() -> None:
     assert binarise_gripper(0.2, 'oft_libero', -1.0) == 1.0
     assert binarise_gripper(0.5, 'oft_libero', 1.0) == 1.0  # exactly 0: keep
     assert binarise_gripper(-0.3, 'sign', 1.0) == -1.0
+
+
+def test_an_empty_executor_hold_is_the_bridges_hold() -> None:
+    inbox = ActionInbox('action')
+    inbox.put_action(1.0, [0.1, 0, 0, 0, 0, 0, 1.0])
+    assert inbox.take(1.0, 0.0).kind == 'action'
+    inbox.put_action(1.05, [], hold=True)  # lockstep: the tick sent nothing
+    got = inbox.take(1.05, 0.0)
+    assert got.held and got.values.tolist() == [0, 0, 0, 0, 0, 0, 1.0]  # gripper as commanded
+    with pytest.raises(InputError):
+        inbox.put_action(1.1, [], hold=False)  # no values and no hold: not an action
+
+
+def test_lockstep_wait_returns_on_a_noted_request() -> None:
+    inbox = ActionInbox('action')
+    threading.Timer(0.05, inbox.note_request, args=(1.0,)).start()
+    t0 = time.monotonic()
+    assert inbox.take(1.0, 5.0, hold_on_timeout=False) is None  # woke up for the request
+    assert time.monotonic() - t0 < 2.0 and inbox.request_stamp == 1.0
+    inbox.note_chunk(1.0)
+    assert inbox.chunk_stamp == 1.0
+    inbox.clear()
+    assert inbox.request_stamp == inbox.chunk_stamp == -math.inf

@@ -71,7 +71,7 @@ def _drive(peer: SimPeer, bridge: NodeProcess) -> dict[str, Any]:
     expert = SpatialExpert(twin)
     expert.reset()
     assert peer.wait(lambda: peer.status('waiting'), 180.0), bridge.log()
-    waiting_clock = peer.wait_clock(3, 30.0)  # the clock runs while the arm waits
+    waiting_clock = peer.wait_clock(3, 30.0)  # the waiting instant is republished
     assert waiting_clock, bridge.log()
     done, step, sent = False, 0, []
     while not done:
@@ -107,16 +107,18 @@ def test_images_and_state_arrive_stamped(episode: dict[str, Any]) -> None:
     assert {0, 40, 80}.issubset(steps), steps  # image_every: 40
     assert not {1, 39, 41} & steps
     clocks = peer.clock_values()
-    assert all(b > a for a, b in itertools.pairwise(clocks))  # simulated time never goes back
+    assert all(b >= a for a, b in itertools.pairwise(clocks))  # simulated time never goes back
+    steps = sorted(set(clocks))  # lockstep: one period per step, never more
+    assert all(abs(b - a - 0.05) < 1e-6 for a, b in itertools.pairwise(steps)), steps[:5]
     assert peer.messages('instruction')[0].data.startswith('pick up the black bowl')
 
 
-def test_waiting_holds_the_arm_still(episode: dict[str, Any]) -> None:
+def test_waiting_holds_the_arm_and_the_clock_still(episode: dict[str, Any]) -> None:
     waiting = [s for s in episode['peer'].statuses() if s['state'] == 'waiting']
-    assert len(waiting) >= 3 and all(s['step'] == 0 for s in waiting)
-    poses = [episode['peer'].pose_at(s['sim_time']) for s in waiting]
-    assert len({round(t, 6) for t in (s['sim_time'] for s in waiting)}) == len(waiting)
-    np.testing.assert_array_equal(poses[0], poses[-1])
+    assert len(waiting) >= 3 and all(s['step'] == 0 for s in waiting)  # republished
+    assert len({round(s['sim_time'], 6) for s in waiting}) == 1  # lockstep: time stands still
+    np.testing.assert_array_equal(episode['peer'].pose_at(waiting[0]['sim_time']),
+                                  episode['twin'][0].ee_pos)
 
 
 def test_an_action_moves_the_arm_the_commanded_way(episode: dict[str, Any]) -> None:
@@ -145,6 +147,22 @@ def test_episode_status_reports_success(episode: dict[str, Any]) -> None:
     assert last['step'] == len(episode['sent']) and last['held_steps'] == 0
     assert (last['task_id'], last['init_state'], last['episode']) == (0, 0, 0)
     assert 'SUCCESS after' in episode['log']()
+
+
+def test_a_silent_executor_stops_the_episode_naming_it(tmp_path: Path) -> None:
+    domain = claim_domain()
+    params = {**PARAMS, 'start_timeout': 4.0}
+    with (NodeProcess(params, ros_env(domain), tmp_path / 'sim.log',
+                      module='specprune_ros.ros.sim_node') as bridge, peer_context(domain)):
+        peer = SimPeer()
+        try:
+            assert peer.wait(lambda: peer.status('failed'), 180.0), bridge.log()[-3000:]
+            failed = [s for s in peer.statuses() if s['state'] == 'failed'][-1]
+        finally:
+            peer.close()
+    assert failed['step'] == 0 and not failed['done'] and not failed['success']
+    assert 'start_timeout 4 s' in failed['error'] and 'specprune_executor' in failed['error']
+    assert 'stopped at step 0' in bridge.log()
 
 
 def test_help_starts_nothing() -> None:

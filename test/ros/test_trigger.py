@@ -30,3 +30,16 @@ def test_on_request_serves_the_newest_unused_set_once() -> None:
     assert (gate.requests, gate.served) == (3, 3)
     gate.clear()
     assert gate.request() is None
+
+
+def test_a_stamped_request_waits_for_its_instant_and_ignores_resends() -> None:
+    gate: RequestGate[str] = RequestGate()
+    assert gate.offer(1.0, 'a', on_request=True) is None
+    assert gate.request(min_stamp=1.05) is None and gate.pending  # 'a' is too old
+    assert gate.offer(1.0, 'a again', on_request=True) is None  # a republish of the old one
+    assert gate.offer(1.05, 'b', on_request=True) == 'b'
+    assert gate.request(min_stamp=1.05) is None and not gate.pending  # a resend: answered
+    assert gate.offer(1.1, 'c', on_request=True) is None  # no extra inference from it
+    assert gate.request(min_stamp=1.1) == 'c'
+    gate.unserve(1.1)  # 'c' gave no chunk (e.g. no instruction yet): a resend may use it
+    assert gate.request(min_stamp=1.1) == 'c'

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from specprune_ros.control.wire import as_sent, clamp_actions
 from specprune_ros.errors import InputError
 from specprune_ros.sim.env import libero_missing, LiberoEnv
 from specprune_ros.tools.eval import main
@@ -31,6 +32,7 @@ from specprune_ros.tools.eval_executor import (
     executor_config,
     ExecutorSource,
     parse_executor_params,
+    POLICY_BOUNDS,
 )
 from specprune_ros.tools.eval_protocol import drive_episode, EpisodeKey, process_action, sim_config
 
@@ -94,11 +96,26 @@ def test_latest_zero_latency_executes_the_rows_it_should(env, tiny_policy) -> No
     for k, action in enumerate(env.actions):
         q = max(i for i, s in enumerate(starts) if s <= k)
         row = chunks[q][k - starts[q]]
-        np.testing.assert_array_equal(action[:6], row[:6])
+        sent = as_sent(clamp_actions(row, *POLICY_BOUNDS))  # the policy node's chunk message
+        np.testing.assert_array_equal(action[:6], sent[:6])
         assert action[6] == process_action(row)[6]  # the executor's gripper rule is OFT's
     c = result.counters
     assert (c['held_steps'], c['late_steps'], c['chunks'], c['requests']) == (0, 0, 3, 3)
     assert c['actions'] == STEPS and c['blended'] == 0
+
+
+def test_sim_latency_delivers_each_chunk_later_in_simulated_time(env, tiny_policy) -> None:
+    result, chunks = _episode(env, tiny_policy, f'blend=latest,sim_latency=0.07,{WIDE}')
+    assert result.length == STEPS and result.queries[0].step == 0
+    hold = [0.0] * 6 + [-1.0]
+    assert [a.tolist() for a in env.actions[:2]] == [hold, hold]  # in transit for 2 ticks
+    first = as_sent(clamp_actions(chunks[0], *POLICY_BOUNDS))
+    np.testing.assert_array_equal(env.actions[2][:6], first[2, :6])  # its step 2: t = 0.10 s
+    c = result.counters
+    assert c['held_steps'] == 2 and c['late_steps'] >= 2  # rows 0, 1 of the first chunk
+    # measured latency 0.1 s = 2 ticks: later requests go out 2 + request_margin ticks ahead
+    assert all(b - a == chunks[0].shape[0] - 3 for a, b in zip(
+        [q.step for q in result.queries][1:], [q.step for q in result.queries][2:]))
 
 
 def test_main_job_settings_crossfade_clamp_and_rate_limit(env, tiny_policy) -> None:

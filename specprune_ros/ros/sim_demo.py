@@ -170,7 +170,7 @@ def check_args(args: argparse.Namespace, model: Path | None) -> str | None:
 
 
 def summary(final: dict[str, Any], listener: Any, files: dict[str, Path | None],
-            model: Path | None, preset: str) -> list[str]:
+            model: Path | None, preset: str, unpruned: bool = False) -> list[str]:
     """The closing block: what happened, in a few explained numbers."""
     stats = listener.stats_list()
     kept = [s.kept_total for s in stats]
@@ -188,8 +188,9 @@ def summary(final: dict[str, Any], listener: Any, files: dict[str, Path | None],
                   f'timing:       median LLM {statistics.median(s.llm_ms for s in stats):.0f} '
                   f'ms, whole policy step {statistics.median(s.total_ms for s in stats):.0f} '
                   'ms (wall, this CPU; not simulated time)']
+    png = files.get('debug_png') or ('none (pruning disabled)' if unpruned else 'NOT WRITTEN')
     lines += [f'video:        {files.get("video") or "NOT WRITTEN"}',
-              f'kept tokens:  {files.get("debug_png") or "NOT WRITTEN"} (one mid-episode query)']
+              f'kept tokens:  {png} (one mid-episode query)']
     return lines
 
 
@@ -264,9 +265,10 @@ def main(argv: list[str] | None = None) -> int:
          'visual_kept': int(q.kept_total), 'flops_ratio': round(float(q.flops_ratio), 6)}
         for q in listener.stats_list()]}
     (args.out_dir / 'episode.json').write_text(json.dumps(record, indent=1) + '\n')
-    for line in summary(final, listener, files, model, args.preset):
+    for line in summary(final, listener, files, model, args.preset, args.unpruned):
         log.info('%s', line)
-    if any(codes.values()) or not files.get('video') or not files.get('debug_png'):
+    png_missing = not files.get('debug_png') and not args.unpruned  # unpruned: nothing to show
+    if any(codes.values()) or not files.get('video') or png_missing:
         log.error('demo failed: a node did not exit cleanly or a file is missing (%s; node '
                   'output: %s)', json.dumps({k: str(v) for k, v in files.items()}),
                   node_log_path)

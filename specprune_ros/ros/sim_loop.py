@@ -55,11 +55,11 @@ REQUEST_RETRY = 1.0  # s (wall): chunk source, ask again when no chunk came
 REPUBLISH_S = 1.0  # s (wall): lockstep, republish the waiting instant's observation
 WAIT_SLICE = 0.05  # s (wall): lockstep, how often the wait looks at requests and deadlines
 STAMP_TOLERANCE = 1e-6  # s: stamps carried as sec/nanosec compare equal within this
+FINGERS = ('gripper0_finger_joint1', 'gripper0_finger_joint2')  # robosuite's Panda gripper
 
 
 class LockstepTimeout(RuntimeError):
     """A lockstep step waited longer than its timeout; the message names the silent node."""
-FINGERS = ('gripper0_finger_joint1', 'gripper0_finger_joint2')  # robosuite's Panda gripper
 
 
 def time_msg(t: float) -> Any:

@@ -43,8 +43,11 @@ POLICY_SETTINGS: dict[str, Any] = {'trigger_mode': 'on_request', 'input_timeout'
 
 
 def executor_settings(sim_time: bool) -> dict[str, Any]:
-    """The executor's settings: a simulation moves at once and idle ticks send the zero-motion
-    hold (as ``specprune-eval --via-executor``); in simulated time, lockstep."""
+    """The executor's settings for a simulation.
+
+    A simulation moves at once and idle ticks send the zero-motion hold (as
+    ``specprune-eval --via-executor``); in simulated time the executor runs in lockstep.
+    """
     return {**SIMULATION_SETTINGS, 'use_sim_time': sim_time, 'lockstep': sim_time}
 
 
@@ -59,8 +62,11 @@ def executor_remaps() -> list[tuple[str, str]]:
 
 
 def sim_remaps(with_executor: bool, sim_time: bool = True) -> list[tuple[str, str]]:
-    """The bridge's actions: the executor's (in simulated time it also watches the policy's
-    requests and chunks), or (without the executor) the policy's chunks."""
+    """The bridge's actions: the executor's, or (without the executor) the policy's chunks.
+
+    With the executor in simulated time the bridge also watches the policy's requests and
+    chunks (lockstep).
+    """
     if with_executor:
         watch = [('~/watch/request', f'{POLICY}/request'),
                  ('~/watch/action_chunk', f'{POLICY}/action_chunk')] if sim_time else []

@@ -102,9 +102,11 @@ def _eval_record(tmp_path: Path, config: str, via_executor: bool) -> dict:
 @pytest.mark.skipif(not (MODEL / 'config.json').is_file(), reason='no trained model shipped')
 @pytest.mark.parametrize('executor', [True, False], ids=['via_executor', 'oft_open_loop'])
 def test_main_job_over_dds_is_the_evaluated_episode(tmp_path: Path, executor: bool) -> None:
-    """Lockstep: the main job gives the episode specprune-eval gives (same queries, same
-    kept tokens, same length and outcome): through the executor with pruning, and without
-    it (unpruned) under OFT's open-loop protocol."""
+    """Lockstep: the main job gives the episode specprune-eval gives.
+
+    Same queries, kept tokens, length and outcome: through the executor with pruning, and
+    without it (unpruned) under OFT's open-loop protocol.
+    """
     config = 'specprune' if executor else 'unpruned'
     extra = [] if executor else ['--no-executor', '--unpruned']
     proc = subprocess.run([sys.executable, '-m', 'specprune_ros.ros.sim_demo', '--model',

@@ -42,6 +42,7 @@ setup(
         'specprune-sim = specprune_ros.sim.cli:main',
         'specprune-bench = specprune_ros.tools.bench:main',
         'specprune-eval = specprune_ros.tools.eval:main',
+        'specprune-probe = specprune_ros.tools.probe.cli:main',
         'specprune-train = specprune_ros.tools.train:main',
         'specprune-replay = specprune_ros.ros.replay:main',
         'specprune_policy = specprune_ros.ros.entry_points:policy',

@@ -40,7 +40,7 @@ setup(
     entry_points={'console_scripts': [
         'specprune-demo = specprune_ros.tools.demo:main',
         'specprune-sim = specprune_ros.sim.cli:main',
-        'specprune-bench = specprune_ros.tools.bench:main',
+        'specprune-bench = specprune_ros.tools.bench_args:main',
         'specprune-eval = specprune_ros.tools.eval:main',
         'specprune-probe = specprune_ros.tools.probe.cli:main',
         'specprune-train = specprune_ros.tools.train:main',

@@ -1,13 +1,8 @@
-"""``specprune-bench``: pruned vs dense, side by side on the same inputs, as ratios.
+"""The run of ``specprune-bench`` (its command line: :mod:`specprune_ros.tools.bench_args`).
 
-The dense policy, the SpecPrune engine and (by default, for the main configuration) the eager
-all-maps baseline run alternately on each observation of the synthetic moving sequence, after
-a warm-up (:mod:`specprune_ros.tools.bench_pairs`). Every figure is a ratio within one group,
-and the report gives the medians; per-stage times come from CUDA events on a GPU. The model is
-a built-in preset (random weights of the real shape) or a checkpoint loaded with
-``specprune_ros.vla.checkpoint.load_policy``. ``--cuda-graphs`` needs a CUDA device: on a CPU
-the bench refuses with exit code 2. On a known GPU it also prints the roofline time of each
-step's token counts and the fraction of it reached (:mod:`specprune_ros.tools.roofline`).
+Loads the model, builds the synthetic sequence, runs the pairs
+(:mod:`specprune_ros.tools.bench_pairs`) and prints and writes the ratios, the roofline and the
+optional sweep and ablation.
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -34,12 +29,12 @@ import torch
 
 from specprune_ros.errors import CheckpointError
 from specprune_ros.specprune.params import SpecPruneConfig
+from specprune_ros.tools import bench_args
 from specprune_ros.tools.bench_pairs import BenchResult, run_pairs, STAGES
 from specprune_ros.tools.fixtures import load_observation
 from specprune_ros.tools.roofline import lookup, Roofline
 from specprune_ros.tools.sequence import synthetic_sequence
 from specprune_ros.vla.checkpoint import load_policy
-from specprune_ros.vla.config import PRESETS
 from specprune_ros.vla.cuda_graphs import cuda_graphs_unavailable
 from specprune_ros.vla.policy import Observation, VLAPolicy
 
@@ -121,43 +116,6 @@ def format_details(r: BenchResult) -> list[str]:
     return lines
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument('--preset', default=None, choices=sorted(PRESETS),
-                        help='built-in model (default: small)')
-    source.add_argument('--checkpoint', type=Path, default=None,
-                        help='OpenVLA-OFT checkpoint directory (load_policy)')
-    parser.add_argument('--unnorm-key', default=None, help='statistics key of the checkpoint')
-    parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda', 'auto'),
-                        help="'auto': cuda when available, else cpu")
-    parser.add_argument('--steps', type=int, default=12, help='measured groups per config')
-    parser.add_argument('--warmup', type=int, default=2)
-    parser.add_argument('--alpha', type=float, default=None, help='default: the schema')
-    parser.add_argument('--cuda-graphs', action='store_true',
-                        help='replay CUDA graphs for the dense and the pruned step (CUDA only)')
-    parser.add_argument('--token-bucket', type=int, default=None,
-                        help='round the static cut up to a multiple of this (0 = exact)')
-    parser.add_argument('--sync-free', action='store_true',
-                        help='size the static cut by its bound: no host read in the step')
-    parser.add_argument('--camera-size', type=int, default=None,
-                        help='feed NxN frames (JPEG round trip + Lanczos to 224 in preprocess)')
-    parser.add_argument('--no-eager-baseline', action='store_true',
-                        help='skip the eager output_attentions baseline')
-    parser.add_argument('--peak-tflops', type=float, default=None,
-                        help='override the dense 16-bit peak of the roofline')
-    parser.add_argument('--peak-bandwidth', type=float, default=None,
-                        help='override the memory bandwidth of the roofline (GB/s)')
-    parser.add_argument('--sweep', type=float, nargs='*', default=None,
-                        help='alpha values for the Table-3 style sweep')
-    parser.add_argument('--ablation', action='store_true', help='Table-2 style ablation')
-    parser.add_argument('--json', type=Path, default=None)
-    parser.add_argument('--plot', type=Path, default=None, help='PNG of sweep/ablation')
-    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
-    return parser
-
-
 def _load(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[VLAPolicy, str]:
     """The policy to measure and its name in the report."""
     if args.checkpoint is not None:
@@ -186,8 +144,12 @@ def _observation(size: int | None) -> Observation:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; exit code 2 for an unusable request (e.g. --cuda-graphs without CUDA)."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    return run(bench_args.parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """The bench of parsed ``args`` (see :mod:`specprune_ros.tools.bench_args`)."""
+    parser = bench_args.parser()
     logging.basicConfig(level=logging.INFO, format='%(message)s')
     if args.device == 'auto':
         args.device = 'cuda' if torch.cuda.is_available() else 'cpu'

@@ -187,16 +187,16 @@ def measure_query(policy: VLAPolicy, query: ProbeQuery, settings: ProbeSettings,
         flips['random'][k] = float(np.mean([d[1] for d in draws]))
         for name, s in scores.items():
             if s is not None:
-                errors[name][k], flips[name][k] = score(runner.cut(top_k(s, k)))
-    last = att['task'][-1]
-    hit = {k: overlap(top_k(att['task'][early].mean(0), k), top_k(last, k))
+                errors[name][k], flips[name][k] = score(runner.cut(top_k(s, k, rng)))
+    last = att['task'][-1]  # every ranking breaks exact ties at random (uniform = chance)
+    hit = {k: overlap(top_k(att['task'][early].mean(0), k, rng), top_k(last, k, rng))
            for k in settings.hit_ks if k <= n}
-    per_layer = {k: [overlap(top_k(layer, k), top_k(last, k)) for layer in att['task']]
-                 for k in settings.hit_ks if k <= n}
+    per_layer = {k: [overlap(top_k(layer, k, rng), top_k(last, k, rng))
+                     for layer in att['task']] for k in settings.hit_ks if k <= n}
     importance = att['task'].mean(0)
     temporal = (None if previous.importance is None or settings.overlap_k > n else
-                overlap(top_k(previous.importance, settings.overlap_k),
-                        top_k(importance, settings.overlap_k)))
+                overlap(top_k(previous.importance, settings.overlap_k, rng),
+                        top_k(importance, settings.overlap_k, rng)))
     previous.importance, previous.images = importance, ref.images
     return {'episode': query.episode, 'scale': scale, 'errors': errors, 'flips': flips,
             'hit': hit, 'hit_per_layer': per_layer, 'temporal_overlap': temporal,

@@ -33,12 +33,17 @@ from specprune_ros.vla.policy import Observation, PreparedStep, VLAPolicy
 ROW_GROUPS = ('task', 'action', 'nonvisual')  # whose attention: eq. 1's query rows
 
 
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` highest scores (ties: the lower index first), unsorted set."""
+def top_k(scores: np.ndarray, k: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Indices of the ``k`` highest scores, as a set.
+
+    Ties go to the lower index, or with ``rng`` in a random order: a flat score (uniform
+    attention) then ranks like chance instead of like the token order.
+    """
     scores = np.asarray(scores, dtype=np.float64)
     if not 0 < k <= scores.size:
         raise InputError(f'k={k} must be within 1..{scores.size}')
-    return np.lexsort((np.arange(scores.size), -scores))[:k]
+    tiebreak = np.arange(scores.size) if rng is None else rng.permutation(scores.size)
+    return np.lexsort((tiebreak, -scores))[:k]
 
 
 def overlap(a: np.ndarray, b: np.ndarray) -> float:

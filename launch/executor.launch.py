@@ -29,7 +29,7 @@ from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
 from specprune_ros.control.executor_config import executor_specs
-from specprune_ros.ros import launch_args
+from specprune_ros.ros.common import launch_args
 
 PACKAGE = 'specprune_ros'
 FILE = 'executor.launch.py'

@@ -36,8 +36,8 @@ from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
 from specprune_ros.control.executor_config import executor_specs
-from specprune_ros.ros import launch_args
-from specprune_ros.ros.node_config import all_specs
+from specprune_ros.ros.common import launch_args
+from specprune_ros.ros.policy.config import all_specs
 from specprune_ros.specprune.params import PRESETS as SUITE_PRESETS
 
 PACKAGE = 'specprune_ros'

@@ -15,8 +15,8 @@ the prefix ``sim_`` (``sim_task_id:=3``), every policy parameter one of its own 
 suite ``preset`` (default libero_spatial), ``trigger_mode:=on_request`` and a 30 s watchdog; the
 executor enabled (``executor_start_enabled`` true: a simulation moves at once) with zero-motion
 holds. With ``executor:=false`` the bridge executes the first steps of each chunk itself
-(``sim_action_source`` chunk). The wiring is ``specprune_ros.ros.sim_wiring``, shared with the
-main job (``scripts/demo.sh``).
+(``sim_action_source`` chunk). The wiring is ``specprune_ros.ros.sim_bridge.wiring``,
+shared with the main job (``scripts/demo.sh``).
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -35,9 +35,10 @@ from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
 from specprune_ros.control.executor_config import executor_specs
-from specprune_ros.ros import launch_args, sim_wiring
-from specprune_ros.ros.node_config import all_specs
-from specprune_ros.ros.sim_config import sim_specs
+from specprune_ros.ros.common import launch_args
+from specprune_ros.ros.policy.config import all_specs
+from specprune_ros.ros.sim_bridge import wiring as sim_wiring
+from specprune_ros.ros.sim_bridge.config import sim_specs
 from specprune_ros.specprune.params import ConfigError
 from specprune_ros.specprune.params import PRESETS as SUITE_PRESETS
 
@@ -74,7 +75,7 @@ def _nodes(context):
     sim_time = not sim.get('real_time', False)
     checkpoint = launch_args.overrides(all_specs(), given).get('checkpoint')
     if checkpoint and ('render_size' not in sim or 'fast_render' not in sim):
-        from specprune_ros.tools.train_data import render_for  # render as its demos were
+        from specprune_ros.tools.train.data import render_for  # render as its demos were
 
         size, fast = render_for(checkpoint, sim.get('render_size'), sim.get('fast_render'),
                                 (256, False))

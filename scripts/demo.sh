@@ -8,9 +8,9 @@
 # model of models/libero_spatial_demo/ if it exists, else the untrained built-in `tiny`) and the
 # specprune_executor, as three processes. Prints the mode and kept tokens per chunk and the
 # episode's outcome; writes out/sim_demo.mp4 (or .gif) and out/kept_tokens.png.
-# Arguments go to specprune_ros.ros.sim_demo (e.g. --max-steps 60 --task 3 --init-state 1).
+# Arguments go to specprune_ros.ros.sim_bridge.demo (e.g. --max-steps 60 --task 3 --init-state 1).
 # `--replay` runs the earlier replay demo instead (node + specprune-replay, no simulator);
-# the arguments after it go to specprune_ros.ros.ros_demo.
+# the arguments after it go to specprune_ros.ros.replay.demo.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 mkdir -p "$ROOT/out"
@@ -26,11 +26,11 @@ cd "$ROOT"
 source "$ROOT/scripts/ros_env.sh" "$VENV" >> "$ROOT/out/setup.log" 2>&1 || { echo "[demo] scripts/ros_env.sh failed; see out/setup.log" >&2; exit 1; }
 if [ "${1:-}" = "--replay" ]; then
   shift
-  exec python -m specprune_ros.ros.ros_demo "$@"
+  exec python -m specprune_ros.ros.replay.demo "$@"
 fi
 if ! python -c 'import sys; from specprune_ros.sim import libero_missing as m; sys.exit(bool(m()))'; then
   echo "[demo] LIBERO is not installed (SPECPRUNE_SKIP_LIBERO=1?): bash scripts/setup_libero.sh $VENV," \
     "or run the replay demo: bash scripts/demo.sh --replay" >&2
   exit 1
 fi
-exec python -m specprune_ros.ros.sim_demo "$@"
+exec python -m specprune_ros.ros.sim_bridge.demo "$@"

@@ -47,7 +47,7 @@ bench() {  # name, extra arguments
     local name="$1"
     shift
     echo "== $name: $*"
-    timeout 300 "$PY" -m specprune_ros.tools.bench --preset oft-7b --device cuda \
+    timeout 300 "$PY" -m specprune_ros.tools.bench.run --preset oft-7b --device cuda \
         --camera-size 256 --steps "$STEPS" --warmup 3 "$@" --json "$DEST/$name.json" \
         2>&1 | tee "$DEST/$name.log"
 }

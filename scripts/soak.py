@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.executor:
         executor = NodeProcess({'start_enabled': True, 'blend': args.blend}, ros_env(domain),
                                logdir / 'executor.log', EXECUTOR_REMAPS,
-                               module='specprune_ros.ros.executor_node')
+                               module='specprune_ros.ros.executor.node')
     rclpy.init(domain_id=domain)
     peer = None
     try:

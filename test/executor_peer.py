@@ -1,7 +1,7 @@
 """Test peer of ``specprune_executor``: publishes action chunks, records actions and requests.
 
-Used by ``test/ros/test_executor_node.py`` and ``scripts/soak.py --executor``. Needs rclpy,
-std_srvs and the generated ``specprune_ros.msg``; the caller runs ``rclpy.init`` on the same
+Used by ``test/ros/executor/test_executor_node.py`` and ``scripts/soak.py --executor``. Needs
+rclpy, std_srvs and the generated ``specprune_ros.msg``; the caller runs ``rclpy.init`` on the same
 ROS_DOMAIN_ID as the node processes (``ros_peer.ros_env``).
 """
 
@@ -32,7 +32,7 @@ from ros_peer import call_service, Peer, set_parameters_request, stamp_of
 from std_msgs.msg import Empty
 from std_srvs.srv import SetBool
 
-from specprune_ros.ros.node_io import load_msg_module
+from specprune_ros.ros.policy.io import load_msg_module
 
 EXECUTOR = '/specprune_executor'
 _MSG = load_msg_module()

@@ -1,6 +1,6 @@
 """Test peer of ``specprune_policy``: starts the node as a process, feeds it, records outputs.
 
-Used by the node tests (test/ros/test_node.py, test_executor_node.py, test_sim_node.py) and
+Used by the node tests (test/ros/policy/test_node.py, test_executor_node.py, test_sim_node.py) and
 ``scripts/soak.py``. Needs rclpy and the generated ``specprune_ros.msg`` (``source
 scripts/ros_env.sh``). The caller runs ``rclpy.init`` with the same ROS_DOMAIN_ID as the node
 process (see :func:`ros_env`; :func:`peer_context` does both for a test module).
@@ -52,7 +52,7 @@ from ros_services import (  # noqa: F401  (re-exported for the other peers)
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
-from specprune_ros.ros.node_io import load_msg_module
+from specprune_ros.ros.policy.io import load_msg_module
 
 REPO = Path(__file__).resolve().parent.parent
 NODE = '/specprune_policy'
@@ -108,13 +108,14 @@ def peer_context(domain_id: int) -> Iterator[None]:
 
 
 class NodeProcess:
-    """``python -m specprune_ros.ros.node`` (or ``module``) as a process, output to a file.
+    """``python -m specprune_ros.ros.policy.node`` (or ``module``) as a process, output to a file.
 
     As a context manager it is stopped (:meth:`stop`) on leaving the block.
     """
 
     def __init__(self, params: dict[str, Any], env: dict[str, str], log_path: Path,
-                 ros_args: tuple[str, ...] = (), module: str = 'specprune_ros.ros.node') -> None:
+                 ros_args: tuple[str, ...] = (),
+                 module: str = 'specprune_ros.ros.policy.node') -> None:
         """Start the node with ``-p name:=value`` for every entry of ``params``."""
         args = [sys.executable, '-m', module, '--ros-args', *ros_args]
         for name, value in params.items():

@@ -1,6 +1,6 @@
 """Test peer of ``specprune_sim``: records what the bridge publishes, sends it actions.
 
-Used by ``test/ros/test_sim_node.py``. The caller runs ``rclpy.init`` on the bridge's
+Used by ``test/ros/sim_bridge/test_sim_node.py``. The caller runs ``rclpy.init`` on the bridge's
 ROS_DOMAIN_ID. The peer spins in a background thread; every recorded message is kept.
 """
 
@@ -29,8 +29,8 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 
-from specprune_ros.ros.conversions import stamp_to_sec
-from specprune_ros.ros.ros_common import load_msg_module
+from specprune_ros.ros.common.conversions import stamp_to_sec
+from specprune_ros.ros.common.node_base import load_msg_module
 
 SIM = '/specprune_sim'
 _MSG = load_msg_module()

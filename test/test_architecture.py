@@ -3,9 +3,11 @@
 Allowed (module -> what it may import of ours): ``errors`` -> nothing; ``vla`` -> errors;
 ``specprune`` -> errors, vla; ``sim`` -> errors, vla; ``control`` (the ROS-free chunk
 executor) -> errors, vla, specprune (its params schema); ``tools`` -> errors, vla, specprune,
-sim, control; ``ros`` -> everything. Checked on the source (every ``import`` statement, also
-those inside functions) and at run time (a fresh interpreter imports the ROS-free subpackages
-and must not have loaded rclpy).
+sim, control; ``ros`` -> everything. Inside ``ros`` and ``tools`` the rooms (one per node,
+one per command) import only the shared room (``ros.common``; the top of ``tools``) and the
+rooms named in :data:`ROOMS`, so no node depends on another node. Checked on the source
+(every ``import`` statement, also those inside functions) and at run time (a fresh interpreter
+imports the ROS-free subpackages and must not have loaded rclpy).
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -36,6 +38,13 @@ ALLOWED = {
     'tools': {'errors', 'vla', 'specprune', 'sim', 'control'},
     'ros': {'errors', 'vla', 'specprune', 'sim', 'control', 'tools', 'msg'},
 }
+# room -> the other rooms of its subpackage it may import (besides the shared one)
+ROOMS = {
+    'ros': {'common': set(), 'policy': set(), 'executor': set(), 'replay': set(),
+            'sim_bridge': {'policy'}},  # the main job's policy parameters
+    'tools': {'eval': {'train'}, 'train': set(), 'bench': set(), 'probe': {'eval', 'train'}},
+}
+ROOM_EXCEPTIONS = {'ros/common/entry_points.py': {'policy', 'executor', 'sim_bridge'}}
 ROS_MODULES = ('rclpy', 'rosidl_runtime_py', 'sensor_msgs', 'geometry_msgs', 'std_msgs',
                'diagnostic_msgs', 'lifecycle_msgs', 'rcl_interfaces', 'builtin_interfaces',
                'std_srvs', 'launch', 'launch_ros')
@@ -73,10 +82,46 @@ def _sources() -> list[Path]:
 def test_layout_has_the_role_subpackages() -> None:
     top = sorted(p.name for p in PKG.glob('*.py'))
     assert top == ['__init__.py', 'errors.py'], f'modules directly under specprune_ros/: {top}'
-    for role in ('vla', 'specprune', 'sim', 'control', 'ros', 'tools'):
+    rooms = [f'{sub}/{room}' for sub, names in ROOMS.items() for room in names]
+    for role in ('vla', 'specprune', 'sim', 'control', 'ros', 'tools', *rooms):
         init = PKG / role / '__init__.py'
         assert init.is_file(), f'{init} is missing'
         assert ast.get_docstring(ast.parse(init.read_text())), f'{init} has no docstring'
+
+
+def room_violations(rel: Path, imports: list[tuple[int, str]]) -> list[str]:
+    """Imports of another room that the room of ``rel`` (under specprune_ros/) may not use."""
+    parts = rel.parts
+    sub, room = parts[0], (parts[1] if len(parts) > 2 else None)  # room None: the shared top
+    if sub not in ROOMS:
+        return []
+    allowed = ROOMS[sub].get(room, set()) | ROOM_EXCEPTIONS.get(rel.as_posix(), set())
+    if sub == 'ros':
+        allowed |= {'common'}
+    bad = []
+    for line, name in imports:
+        target = name.split('.')
+        if target[:2] != ['specprune_ros', sub] or len(target) < 3 or target[2] not in ROOMS[sub]:
+            continue
+        if target[2] != room and target[2] not in allowed:
+            bad.append(f'line {line}: {name} (room {sub}/{room or "(shared)"} may import '
+                       f'{sorted(allowed)} of {sub})')
+    return bad
+
+
+@pytest.mark.parametrize('path', _sources(), ids=lambda p: str(p.relative_to(PKG)))
+def test_rooms_import_only_the_shared_room(path: Path) -> None:
+    bad = room_violations(path.relative_to(PKG), _imports(path))
+    assert not bad, f'{path.relative_to(REPO)}:\n' + '\n'.join(bad)
+
+
+def test_a_wrong_arrow_between_rooms_is_caught() -> None:
+    node = PKG / 'ros' / 'executor' / 'node.py'
+    wrong = _imports(node) + [(999, 'specprune_ros.ros.policy.node')]
+    assert room_violations(node.relative_to(PKG), _imports(node)) == []
+    assert room_violations(node.relative_to(PKG), wrong) == [
+        "line 999: specprune_ros.ros.policy.node (room ros/executor may import ['common'] of ros)"]
+    assert room_violations(Path('tools/train/loop.py'), [(1, 'specprune_ros.tools.eval.cli')])
 
 
 @pytest.mark.parametrize('path', _sources(), ids=lambda p: str(p.relative_to(PKG)))
@@ -98,7 +143,7 @@ def test_import_directions(path: Path) -> None:
 def test_ros_free_subpackages_load_no_rclpy() -> None:
     code = ('import sys, specprune_ros.vla, specprune_ros.specprune, specprune_ros.tools\n'
             'import specprune_ros.vla.policy, specprune_ros.specprune.engine, '
-            'specprune_ros.tools.bench, specprune_ros.ros.node_config\n'
+            'specprune_ros.tools.bench.run, specprune_ros.ros.policy.config\n'
             'import specprune_ros.control.executor, specprune_ros.control.executor_config\n'
             'print(sorted(m for m in sys.modules if m.split(".")[0] in {!r}))'.format(
                 set(ROS_MODULES)))

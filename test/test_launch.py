@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from specprune_ros.control.executor_config import executor_specs
-from specprune_ros.ros.node_config import all_specs
+from specprune_ros.ros.policy.config import all_specs
 from specprune_ros.specprune.params import PRESETS
 
 REPO = Path(__file__).resolve().parent.parent

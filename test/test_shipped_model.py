@@ -24,7 +24,7 @@ import re
 import numpy as np
 import pytest
 
-from specprune_ros.ros.node_config import load_policy_for, NodeConfig
+from specprune_ros.ros.policy.config import load_policy_for, NodeConfig
 from specprune_ros.specprune.params import preset
 from specprune_ros.vla import model_io
 from specprune_ros.vla.policy import Observation

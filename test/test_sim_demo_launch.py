@@ -1,7 +1,7 @@
 """launch/sim_demo.launch.py: its logic run against test_launch's stand-ins of launch/launch_ros.
 
-The wiring itself (``specprune_ros.ros.sim_wiring``) is exercised over real DDS by the main
-job's test (test/ros/test_sim_demo.py), which starts the same graph without launch.
+The wiring itself (``specprune_ros.ros.sim_bridge.wiring``) is exercised over real DDS by the main
+job's test (test/ros/sim_bridge/test_sim_demo.py), which starts the same graph without launch.
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -18,9 +18,9 @@ import pytest
 from test_launch import _declared, _run, REPO
 
 from specprune_ros.control.executor_config import executor_specs
-from specprune_ros.ros import sim_wiring
-from specprune_ros.ros.node_config import all_specs
-from specprune_ros.ros.sim_config import sim_specs
+from specprune_ros.ros.policy.config import all_specs
+from specprune_ros.ros.sim_bridge import wiring as sim_wiring
+from specprune_ros.ros.sim_bridge.config import sim_specs
 
 LAUNCH = REPO / 'launch' / 'sim_demo.launch.py'
 CONFIG = REPO / 'config'

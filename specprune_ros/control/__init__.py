@@ -3,7 +3,7 @@
 Holds the chunk executor's logic (``executor``: ``ChunkExecutor``, ``Chunk``, ``Tick``; time
 alignment of chunk steps, blending, gripper, hold and safety, the request threshold) and its
 parameter schema (``executor_config``: ``ExecutorConfig``). The ``specprune_executor`` node
-(``specprune_ros.ros.executor_node``) and ``specprune-eval --via-executor``
+(``specprune_ros.ros.executor.node``) and ``specprune-eval --via-executor``
 (``specprune_ros.tools``) run the same code.
 
 May import: ``specprune_ros.errors``, ``specprune_ros.vla`` and ``specprune_ros.specprune``

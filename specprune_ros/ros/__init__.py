@@ -1,14 +1,15 @@
 """The ROS 2 shell: nodes and ROS tools, thin layers that convert messages and call the core.
 
-Holds the ``specprune_policy`` node (``node``, its I/O half ``node_io``, its parameters
-``node_config`` and its inference ``trigger``), the ``specprune_executor`` node
-(``executor_node`` around the ROS-free executor of :mod:`specprune_ros.control`), what both
-share (``node_runner``, ``ros_common``, ``launch_args`` for the launch files), message
-conversions (``conversions``), input sync and watchdog plumbing (``sync``), signal handling
-(``signals``), the replay tool (``replay``, ``replay_sources``) and the ROS demo
-(``ros_demo``). Pure helpers used by the nodes (``conversions``, ``node_config``, ``sync``,
-``signals``, ``replay_sources``, ``trigger``, ``launch_args``) import no rclpy, as in nav2,
-and are tested without it.
+One room per node: ``policy/`` (``specprune_policy``: the VLA with SpecPrune), ``executor/``
+(``specprune_executor`` around :mod:`specprune_ros.control`), ``sim_bridge/`` (``specprune_sim``,
+LIBERO as a robot, and the closed-loop main job ``specprune-sim-demo``), ``replay/``
+(``specprune-replay`` and the replay demo); ``common/`` holds what they share (lifecycle shell,
+schema parameters, launch arguments, entry points, conversions, signals, sync, processes).
+A node's room imports ``common`` and the ROS-free core, not another node's room
+(``test/test_architecture.py``). Pure helpers (``common.conversions``, ``common.sync``,
+``common.param_values``, ``common.launch_args``, ``common.signals``, ``policy.config``,
+``policy.trigger``, ``replay.sources``, ``sim_bridge.actions``/``config``/``wiring``) import
+no rclpy, as in nav2, and are tested without it.
 
 May import: everything of ours (``errors``, ``vla``, ``specprune``, ``sim``, ``control``,
 ``tools``). The only subpackage that may import rclpy.

@@ -1,10 +1,12 @@
-"""ROS-free tools: the benchmark, the ROS-free demo, synthetic sequences and the fixture.
+"""ROS-free tools, one room per command, and what they share.
 
-Holds ``specprune-bench`` (``bench``), ``specprune-demo`` (``demo``), the synthetic moving
-sequence built from the real LIBERO frame (``sequence``), the fixture loader (``fixtures``),
-the comparison with OpenVLA-OFT's own output (``oft_check``) and ``specprune-eval``, the
-closed-loop LIBERO evaluation (``eval`` and its ``eval_*`` modules: protocol, configs, runner,
-executor (``--via-executor``), stats, report, video, replay).
+Rooms: ``eval/`` (``specprune-eval``: the closed-loop LIBERO evaluation and its offline replay),
+``train/`` (``specprune-train``), ``bench/`` (``specprune-bench``: paired timing, roofline, the
+eager baseline), ``probe/`` (``specprune-probe``: SpecPrune's premises on a checkpoint). Shared
+at the top: the ROS-free demo (``demo``, ``specprune-demo``), the synthetic moving sequence
+(``sequence``), the fixture loader (``fixtures``) and the check against OpenVLA-OFT's own
+output (``oft_check``). A room imports the top and the rooms ``test/test_architecture.py``
+allows (eval -> train; probe -> eval, train), never another command's internals otherwise.
 
 May import: ``specprune_ros.errors``, ``specprune_ros.vla``, ``specprune_ros.specprune``,
 ``specprune_ros.sim`` and ``specprune_ros.control``; never ``specprune_ros.ros`` or rclpy.

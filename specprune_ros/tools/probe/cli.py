@@ -99,8 +99,8 @@ def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from specprune_ros.errors import InputError
-    from specprune_ros.tools.eval_configs import parse_configs
-    from specprune_ros.tools.eval_runner import load_policy_from
+    from specprune_ros.tools.eval.configs import parse_configs
+    from specprune_ros.tools.eval.runner import load_policy_from
     from specprune_ros.tools.probe import report, run
 
     for path in [*(args.hdf5 or []), *([args.recording] if args.recording else [])]:
@@ -136,7 +136,7 @@ def _run(args: argparse.Namespace) -> int:
                                         policy.cfg.proprio_dim)
         title = str(args.recording)
     else:
-        from specprune_ros.tools.train_data import render_for
+        from specprune_ros.tools.train.data import render_for
 
         render = render_for(args.model, args.render_size, args.fast_render, (256, False))
         queries = run.rollout_queries(policy, args.suite, args.tasks, args.init_states,

@@ -28,8 +28,8 @@ import numpy as np
 
 from specprune_ros.errors import InputError
 from specprune_ros.specprune.frames import patch_similarity
-from specprune_ros.tools.eval_configs import EvalConfig, make_runner
-from specprune_ros.tools.eval_replay import normalize_actions
+from specprune_ros.tools.eval.configs import EvalConfig, make_runner
+from specprune_ros.tools.eval.replay import normalize_actions
 from specprune_ros.tools.probe.signals import overlap, QueryRunner, top_k, uniform_order
 from specprune_ros.vla.policy import Observation, VLAPolicy
 from specprune_ros.vla.state import EEState
@@ -67,8 +67,8 @@ def rollout_queries(policy: VLAPolicy, suite: str, tasks: Sequence[int],
                     seed: int = 7) -> Iterator[ProbeQuery]:
     """The queries of unpruned episodes under OpenVLA-OFT's protocol (as specprune-eval)."""
     from specprune_ros.sim.env import LiberoEnv
-    from specprune_ros.tools.eval_configs import parse_config
-    from specprune_ros.tools.eval_protocol import (
+    from specprune_ros.tools.eval.configs import parse_config
+    from specprune_ros.tools.eval.protocol import (
         EpisodeKey,
         policy_observation,
         run_episode,
@@ -103,7 +103,7 @@ def rollout_queries(policy: VLAPolicy, suite: str, tasks: Sequence[int],
 def hdf5_queries(paths: Sequence[Path], every: int = 8, max_demos: int = 4,
                  image_size: int = 224) -> Iterator[ProbeQuery]:
     """Every ``every``-th step of the first ``max_demos`` demonstrations (no-ops dropped)."""
-    from specprune_ros.tools.train_data import FrameStore, read_demos
+    from specprune_ros.tools.train.data import FrameStore, read_demos
 
     demos = read_demos([Path(p) for p in paths])[:max_demos]
     store = FrameStore(demos, image_size, jpeg_roundtrip=False, cache_bytes=0)
@@ -121,7 +121,7 @@ def hdf5_queries(paths: Sequence[Path], every: int = 8, max_demos: int = 4,
 def recording_queries(path: Path, instruction: str | None, every: int = 8,
                       dim: int = 8) -> Iterator[ProbeQuery]:
     """Every ``every``-th synchronised step of a recording (rosbag2/MCAP or image folder)."""
-    from specprune_ros.tools.eval_replay import read_recording
+    from specprune_ros.tools.eval.replay import read_recording
     from specprune_ros.vla.state import ee_state_to_proprio
 
     for i, step in enumerate(read_recording(path)):

@@ -1,4 +1,4 @@
-"""The probe's tests share test/tools' fixtures (``train_fixtures``)."""
+"""The probe's tests share the training tests' fixtures (``train_fixtures``)."""
 
 # Copyright 2026 The specprune_ros Authors
 # Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file except
@@ -11,4 +11,4 @@
 from pathlib import Path
 import sys
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'train'))

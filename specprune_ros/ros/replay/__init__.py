@@ -1,0 +1,14 @@
+"""``specprune-replay``: recorded or synthetic sequences played to the policy node.
+
+``cli`` (the replay node), ``sources`` (bags, folders, the fixture; ROS-free), ``demo``
+(``specprune-ros-demo``: node and replay over DDS) and ``demo_listener``. May import
+``ros.common`` and the ROS-free core.
+"""
+
+# Copyright 2026 The specprune_ros Authors
+# Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file except
+# in compliance with the License. You may obtain a copy of the License at
+# http://www.apache.org/licenses/LICENSE-2.0 Unless required by applicable law or agreed to in
+# writing, software distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the License for the specific
+# language governing permissions and limitations under the License.

@@ -162,3 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print('specprune-sim: interrupted', file=sys.stderr)
         return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -73,3 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     from specprune_ros.tools.bench.run import run
 
     return run(args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

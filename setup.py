@@ -18,6 +18,7 @@ from setuptools import find_packages, setup
 
 setup(
     packages=find_packages(include=['specprune_ros', 'specprune_ros.*']),
+    package_data={'specprune_ros.tools': ['sample/*.json', 'sample/*.png']},
     python_requires='>=3.10',
     install_requires=[
         'torch>=2.4',  # install torch==2.13.0 first; see scripts/setup.sh

@@ -71,7 +71,8 @@ def _commands(doc: Path) -> list[tuple[str, list[str]]]:
     for line in _code(text):
         words = line.split()
         for i, word in enumerate(words):
-            if word in HELP_MODULES or (word == 'scripts/demo.sh' and i and words[i - 1] == 'bash'):
+            demo = word == 'scripts/demo.sh' and i and words[i - 1] == 'bash'
+            if word in HELP_MODULES or demo:
                 script = 'specprune-sim-demo' if word == 'scripts/demo.sh' else word
                 rest = []
                 for w in words[i + 1:]:

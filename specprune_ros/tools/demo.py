@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--suite', default=None, choices=sorted(SUITES),
                         help='LIBERO suite preset of the pruner (alpha); default: schema')
     parser.add_argument('--steps', type=int, default=16)
-    parser.add_argument('--fixture', default=None, help='fixture folder (default: shared/)')
+    parser.add_argument('--fixture', default=None,
+                        help='observation folder (default: ../shared/fixtures, else the sample in '
+                        'specprune_ros/tools/sample)')
     parser.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'auto'")
     parser.add_argument('--checkpoint', default=None,
                         help='OpenVLA-OFT checkpoint folder (default: the built-in --preset)')

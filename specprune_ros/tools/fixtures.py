@@ -1,4 +1,9 @@
-"""The real LIBERO observation shipped in ``shared/fixtures`` (images, state, task)."""
+"""A real LIBERO observation (images, state, task) for the tools that need one frame.
+
+The tests read the reference fixture beside the checkout (``../shared/fixtures``, OpenVLA-OFT's
+sample); a checkout that stands alone uses the sample in ``specprune_ros/tools/sample/``,
+rendered by this project's simulator (``scripts/render_sample.py``).
+"""
 
 # Copyright 2026 The specprune_ros Authors
 # Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file except
@@ -26,12 +31,18 @@ _DEFAULT = Path('shared') / 'fixtures' / 'libero_spatial_sample'
 
 
 def fixture_dir(path: str | os.PathLike | None = None) -> Path:
-    """The fixture folder: ``path``, $SPECPRUNE_FIXTURE, or ../shared beside the checkout."""
-    candidates = [Path(path)] if path else []
+    """The fixture folder: ``path``, $SPECPRUNE_FIXTURE, ../shared, or the packaged sample."""
+    if path:
+        given = Path(path)
+        if not (given / 'observation.json').is_file():
+            raise FileNotFoundError(f'{given}: no observation.json (expected observation.json, '
+                                    'third_person.png and wrist.png)')
+        return given
+    candidates = []
     if os.environ.get(FIXTURE_ENV):
         candidates.append(Path(os.environ[FIXTURE_ENV]))
     root = Path(__file__).resolve().parents[2]
-    candidates += [root.parent / _DEFAULT, root / _DEFAULT]
+    candidates += [root.parent / _DEFAULT, root / _DEFAULT, Path(__file__).parent / 'sample']
     for cand in candidates:
         if (cand / 'observation.json').is_file():
             return cand

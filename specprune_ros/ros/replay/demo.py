@@ -54,10 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     env.setdefault('ROS_DOMAIN_ID', str(random.randint(100, 200)))
     py = sys.executable
-    procs = [start_process([py, '-m', 'specprune_ros.ros.policy.node', '--ros-args', '-p',
-                     f'model_preset:={args.preset}', '-p', 'input_timeout:=2.0'], env),
-             start_process([py, '-m', 'specprune_ros.ros.replay.cli', '--rate', str(args.rate),
-                     '--state-rate', str(4 * args.rate)], env)]
+    node = [py, '-m', 'specprune_ros.ros.policy.node', '--ros-args', '-p',
+            f'model_preset:={args.preset}', '-p', 'input_timeout:=2.0']
+    replay = [py, '-m', 'specprune_ros.ros.replay.cli', '--rate', str(args.rate),
+              '--state-rate', str(4 * args.rate)]
+    procs = [start_process(node, env), start_process(replay, env)]
     os.environ['ROS_DOMAIN_ID'] = env['ROS_DOMAIN_ID']
     with stop_on_signals(threading.Event()) as stop:
         rclpy.init(signal_handler_options=SignalHandlerOptions.NO)

@@ -33,7 +33,7 @@ from specprune_ros.ros.policy.config import (
 )
 from specprune_ros.specprune.params import ConfigError, PRESETS, schema, SpecPruneConfig
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 GEN = REPO / 'scripts' / 'gen_config.py'
 NODE_KEY = '/**/specprune_policy'
 

@@ -21,7 +21,7 @@ from test_replay_sources import write_bag
 
 from specprune_ros.ros.replay.cli import main, parse
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 # ---------------------------------------------------------------- command line

@@ -27,7 +27,7 @@ from specprune_ros.vla.policy import builtin_norm_stats
 
 def _replay_tests():
     """The replay tool's own tests (they write the bags this tool must read)."""
-    path = Path(__file__).resolve().parents[1] / 'ros' / 'test_replay_sources.py'
+    path = Path(__file__).resolve().parents[2] / 'ros' / 'replay' / 'test_replay_sources.py'
     spec = importlib.util.spec_from_file_location('_replay_source_tests', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -30,7 +30,7 @@ from specprune_ros.sim.env import libero_missing
 from specprune_ros.tools.eval.cli import main
 
 pytestmark = pytest.mark.skipif(libero_missing() is not None, reason=str(libero_missing()))
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 STEPS = 16  # two queries of 8
 
 

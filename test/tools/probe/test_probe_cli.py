@@ -15,7 +15,7 @@ from pathlib import Path
 
 import h5py
 import pytest
-from train_fixtures import write_demo_file  # test/tools/train, on the path by conftest.py
+from train_fixtures import write_demo_file
 
 from specprune_ros.sim.env import libero_missing
 from specprune_ros.tools.probe.cli import main

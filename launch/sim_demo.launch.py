@@ -35,11 +35,11 @@ from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
 from specprune_ros.control.executor_config import executor_specs
+from specprune_ros.errors import ConfigError
 from specprune_ros.ros.common import launch_args
 from specprune_ros.ros.policy.config import all_specs
 from specprune_ros.ros.sim_bridge import wiring as sim_wiring
 from specprune_ros.ros.sim_bridge.config import sim_specs
-from specprune_ros.specprune.params import ConfigError
 from specprune_ros.specprune.params import PRESETS as SUITE_PRESETS
 
 PACKAGE = 'specprune_ros'

@@ -38,7 +38,8 @@ from specprune_ros.ros.policy.config import (  # noqa: E402
     type_text,
     yaml_scalar,
 )
-from specprune_ros.specprune.params import ParamSpec, PRESETS, schema  # noqa: E402
+from specprune_ros.schema import ParamSpec, schema  # noqa: E402
+from specprune_ros.specprune.params import PRESETS  # noqa: E402
 
 NODE_KEY = '/**/specprune_policy'  # the node in any namespace
 EXECUTOR_KEY = '/**/specprune_executor'

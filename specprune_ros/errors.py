@@ -23,3 +23,7 @@ class ModelConfigError(SpecPruneError, ValueError):
 
 class CheckpointError(SpecPruneError, ValueError):
     """Missing, corrupt or mismatching model files."""
+
+
+class ConfigError(SpecPruneError, ValueError):
+    """An invalid parameter value (of any schema config): which one, and what is allowed."""

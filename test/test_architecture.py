@@ -1,11 +1,12 @@
 """The subpackages' import directions, and that only ``specprune_ros.ros`` imports rclpy.
 
-Allowed (module -> what it may import of ours): ``errors`` -> nothing; ``vla`` -> errors;
-``specprune`` -> errors, vla; ``sim`` -> errors, vla; ``control`` (the ROS-free chunk
-executor) -> errors, vla, specprune (its params schema); ``tools`` -> errors, vla, specprune,
-sim, control; ``ros`` -> everything. Inside ``ros`` and ``tools`` the rooms (one per node,
-one per command) import only the shared room (``ros.common``; the top of ``tools``) and the
-rooms named in :data:`ROOMS`, so no node depends on another node. Checked on the source
+Allowed (module -> what it may import of ours): ``errors`` -> nothing; ``schema`` (the generic
+config machinery) -> errors; ``vla`` -> errors, schema; ``specprune`` -> errors, schema, vla;
+``sim`` -> errors, schema, vla; ``control`` (the ROS-free chunk executor) -> errors, schema;
+``tools`` -> errors, schema, vla, specprune, sim, control; ``ros`` -> everything. Inside
+``ros`` and ``tools`` the rooms (one per node, one per command) import only the shared room
+(``ros.common``; the top of ``tools``) and the rooms named in :data:`ROOMS`, so no node
+depends on another node. Checked on the source
 (every ``import`` statement, also those inside functions) and at run time (a fresh interpreter
 imports the ROS-free subpackages and must not have loaded rclpy).
 """
@@ -31,12 +32,13 @@ REPO = Path(__file__).resolve().parent.parent
 PKG = REPO / 'specprune_ros'
 ALLOWED = {
     'errors': set(),
-    'vla': {'errors'},
-    'specprune': {'errors', 'vla'},
-    'sim': {'errors', 'vla'},
-    'control': {'errors', 'vla', 'specprune'},
-    'tools': {'errors', 'vla', 'specprune', 'sim', 'control'},
-    'ros': {'errors', 'vla', 'specprune', 'sim', 'control', 'tools', 'msg'},
+    'schema': {'errors'},
+    'vla': {'errors', 'schema'},
+    'specprune': {'errors', 'schema', 'vla'},
+    'sim': {'errors', 'schema', 'vla'},
+    'control': {'errors', 'schema'},
+    'tools': {'errors', 'schema', 'vla', 'specprune', 'sim', 'control'},
+    'ros': {'errors', 'schema', 'vla', 'specprune', 'sim', 'control', 'tools', 'msg'},
 }
 # room -> the other rooms of its subpackage it may import (besides the shared one)
 ROOMS = {
@@ -81,7 +83,8 @@ def _sources() -> list[Path]:
 
 def test_layout_has_the_role_subpackages() -> None:
     top = sorted(p.name for p in PKG.glob('*.py'))
-    assert top == ['__init__.py', 'errors.py'], f'modules directly under specprune_ros/: {top}'
+    assert top == ['__init__.py', 'errors.py', 'schema.py'], \
+        f'modules directly under specprune_ros/: {top}'
     rooms = [f'{sub}/{room}' for sub, names in ROOMS.items() for room in names]
     for role in ('vla', 'specprune', 'sim', 'control', 'ros', 'tools', *rooms):
         init = PKG / role / '__init__.py'

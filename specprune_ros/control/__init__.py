@@ -4,10 +4,11 @@ Holds the chunk executor's logic (``executor``: ``ChunkExecutor``, ``Chunk``, ``
 alignment of chunk steps, blending, gripper, hold and safety, the request threshold) and its
 parameter schema (``executor_config``: ``ExecutorConfig``). The ``specprune_executor`` node
 (``specprune_ros.ros.executor.node``) and ``specprune-eval --via-executor``
-(``specprune_ros.tools``) run the same code.
+(``specprune_ros.tools``) run the same code, with the lockstep rule of simulated time
+(``lockstep``) and the wire format of chunks and actions (``wire``).
 
-May import: ``specprune_ros.errors``, ``specprune_ros.vla`` and ``specprune_ros.specprune``
-(its ``params`` schema helpers); never ``specprune_ros.ros``, ``specprune_ros.tools`` or rclpy.
+May import: ``specprune_ros.errors`` and ``specprune_ros.schema`` only; never
+``specprune_ros.ros``, ``specprune_ros.tools`` or rclpy.
 """
 
 # Copyright 2026 The specprune_ros Authors

@@ -42,8 +42,7 @@ from typing import Any
 import numpy as np
 
 from specprune_ros.control.executor_config import ExecutorConfig
-from specprune_ros.errors import InputError
-from specprune_ros.specprune.params import ConfigError
+from specprune_ros.errors import ConfigError, InputError
 
 MAX_QUEUED = 64  # chunks kept at most (older ones are dropped first)
 RTT_WINDOW = 8  # request-to-chunk latencies the automatic threshold looks at

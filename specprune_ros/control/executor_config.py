@@ -26,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from specprune_ros.specprune.params import _p, ConfigError, ParamSpec, schema, SchemaConfig
+from specprune_ros.errors import ConfigError
+from specprune_ros.schema import param as _p
+from specprune_ros.schema import ParamSpec, schema, SchemaConfig
 
 BLEND_MODES = ('latest', 'crossfade', 'temporal_ensemble')
 GRIPPER_MODES = ('oft_libero', 'sign')

@@ -11,8 +11,8 @@ A node's room imports ``common`` and the ROS-free core, not another node's room
 ``policy.trigger``, ``replay.sources``, ``sim_bridge.actions``/``config``/``wiring``) import
 no rclpy, as in nav2, and are tested without it.
 
-May import: everything of ours (``errors``, ``vla``, ``specprune``, ``sim``, ``control``,
-``tools``). The only subpackage that may import rclpy.
+May import: everything of ours (``errors``, ``schema``, ``vla``, ``specprune``, ``sim``,
+``control``, ``tools``). The only subpackage that may import rclpy.
 """
 
 # Copyright 2026 The specprune_ros Authors

@@ -7,7 +7,8 @@ in-step pruner with V_global ∪ V_dynamic ∪ V_local and the layer-level S_i p
 the kept-tokens debug image (``debug_image``), and the same-budget baselines random,
 frame_diff and attention_only (``baselines``).
 
-May import: ``specprune_ros.errors`` and ``specprune_ros.vla``; never rclpy.
+May import: ``specprune_ros.errors``, ``specprune_ros.schema`` and ``specprune_ros.vla``; never
+rclpy.
 """
 
 # Copyright 2026 The specprune_ros Authors

@@ -41,10 +41,10 @@ import time
 import numpy as np
 import torch
 
-from specprune_ros.errors import InputError
+from specprune_ros.errors import ConfigError, InputError
 from specprune_ros.specprune.flops import flops_ratio
 from specprune_ros.specprune.frames import patch_similarity
-from specprune_ros.specprune.params import ConfigError, SpecPruneConfig
+from specprune_ros.specprune.params import SpecPruneConfig
 from specprune_ros.specprune.scorer import task_attention
 from specprune_ros.vla.layout import TokenLayout
 from specprune_ros.vla.model import LoopState

@@ -15,65 +15,16 @@ presets are all generated from (or checked against) :func:`schema`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import math
 from typing import Any
 
+from specprune_ros.errors import ConfigError
+from specprune_ros.schema import param as _p
+from specprune_ros.schema import SchemaConfig
+
 PAPER_PRUNE_LAYERS = (5, 10, 15, 20)  # L_prune of SpecPrune-VLA for a 32-layer Llama-2
 PAPER_NUM_LAYERS = 32
-
-
-class ConfigError(ValueError):
-    """An invalid pruner/controller parameter value."""
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """Schema entry of one parameter (what a ROS ParameterDescriptor needs, and more)."""
-
-    name: str
-    type: type
-    default: Any
-    description: str
-    unit: str = ''
-    min: float | None = None
-    max: float | None = None
-    read_only: bool = False
-    group: str = ''
-    item_type: type | None = None  # element type of list parameters
-    choices: tuple[str, ...] = ()  # allowed values of string parameters (empty: any)
-
-
-_TYPES = {'bool': (bool, None), 'int': (int, None), 'float': (float, None), 'str': (str, None),
-          'tuple[int, ...]': (tuple, int), 'tuple[float, ...]': (tuple, float)}
-
-
-def _p(default: Any, description: str, *, unit: str = '', lo: float | None = None,
-       hi: float | None = None, read_only: bool = False, group: str = '',
-       choices: tuple[str, ...] = ()) -> Any:
-    """Declare a config field together with its schema metadata."""
-    meta = dict(description=description, unit=unit, min=lo, max=hi, read_only=read_only,
-                group=group, choices=choices)
-    if isinstance(default, (list, tuple)):
-        return field(default_factory=lambda: tuple(default), metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-class SchemaConfig:
-    """Mixin of frozen config dataclasses whose fields carry schema metadata (``_p``)."""
-
-    def __post_init__(self) -> None:
-        validate(self)
-
-    def replace(self, **changes: Any) -> Any:
-        """Return a validated copy with ``changes`` applied."""
-        specs = {s.name: s for s in schema(type(self))}
-        unknown = sorted(set(changes) - set(specs))
-        if unknown:
-            raise ConfigError(f'unknown parameter(s) {unknown}; known: {sorted(specs)}')
-        return dataclasses.replace(self, **{k: coerce(specs[k], v) for k, v in changes.items()})
 
 
 @dataclass(frozen=True)
@@ -191,19 +142,6 @@ class SpecPruneConfig(SchemaConfig):
         return tuple(sorted(set(range(self.static_layer)) | {lay - 1 for lay in prune}))
 
 
-def schema(cls: type | None = None) -> tuple[ParamSpec, ...]:
-    """Every field of a schema config class (default: :class:`SpecPruneConfig`)."""
-    cls = SpecPruneConfig if cls is None else cls
-    specs = []
-    for f in dataclasses.fields(cls):
-        default = (f.default_factory() if f.default is dataclasses.MISSING  # type: ignore[misc]
-                   else f.default)
-        typ, item = _TYPES[str(f.type)]
-        specs.append(ParamSpec(name=f.name, type=typ, default=default, item_type=item,
-                               **f.metadata))
-    return tuple(specs)
-
-
 # LIBERO suite presets (paper appendix). The paper's main text gives alpha = 1.0 for
 # LIBERO-Spatial while its appendix table gives 0.6; the presets follow the appendix.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -219,60 +157,3 @@ def preset(name: str) -> SpecPruneConfig:
     if name not in PRESETS:
         raise ConfigError(f'unknown preset {name!r}; available: {sorted(PRESETS)}')
     return SpecPruneConfig().replace(**PRESETS[name])
-
-
-def coerce(spec: ParamSpec | str, value: Any) -> Any:
-    """Convert ``value`` to the declared type of ``spec`` or raise :class:`ConfigError`."""
-    if isinstance(spec, str):
-        found = {s.name: s for s in schema()}.get(spec)
-        if found is None:
-            raise ConfigError(f'unknown parameter {spec!r}')
-        spec = found
-    name = spec.name
-    if spec.type is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f'{name} must be a bool (true/false), got {value!r}')
-        return value
-    if spec.type is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f'{name} must be an integer, got {value!r}')
-        return value
-    if spec.type is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f'{name} must be a number, got {value!r}')
-        return float(value)
-    if spec.type is str:
-        if not isinstance(value, str):
-            raise ConfigError(f'{name} must be a string, got {value!r}')
-        if spec.choices and value not in spec.choices:
-            raise ConfigError(f'{name}={value!r} is not allowed; expected one of '
-                              f'{list(spec.choices)}')
-        return value
-    numbers = (int,) if spec.item_type is int else (int, float)
-    if not isinstance(value, (list, tuple)) or not all(
-            isinstance(v, numbers) and not isinstance(v, bool) for v in value):
-        kind = 'integers' if spec.item_type is int else 'numbers'
-        raise ConfigError(f'{name} must be a list of {kind}, got {value!r}')
-    return tuple(spec.item_type(v) for v in value)
-
-
-def validate(cfg: Any) -> None:
-    """Raise :class:`ConfigError` naming the first invalid value and what is allowed."""
-    for spec in schema(type(cfg)):
-        value = coerce(spec, getattr(cfg, spec.name))
-        items = value if spec.type is tuple else (value,)
-        if spec.type in (int, float, tuple) and spec.type is not bool:
-            for v in items:
-                if isinstance(v, float) and not math.isfinite(v):
-                    raise ConfigError(f'{spec.name} must be finite, got {value!r}')
-                if (spec.min is not None and v < spec.min) or (
-                        spec.max is not None and v > spec.max):
-                    what = spec.name if spec.type is not tuple else f'each of {spec.name}'
-                    raise ConfigError(f'{spec.name}={value!r} is out of range; expected '
-                                      f'{spec.min} <= {what} <= {spec.max} '
-                                      f'{spec.unit}'.rstrip())
-
-
-def iter_specs(group: str | None = None, cls: type | None = None) -> Iterator[ParamSpec]:
-    """Iterate a schema, optionally one group only."""
-    return (s for s in schema(cls) if group is None or s.group == group)

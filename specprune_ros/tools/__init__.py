@@ -8,8 +8,9 @@ at the top: the ROS-free demo (``demo``, ``specprune-demo``), the synthetic movi
 output (``oft_check``). A room imports the top and the rooms ``test/test_architecture.py``
 allows (eval -> train; probe -> eval, train), never another command's internals otherwise.
 
-May import: ``specprune_ros.errors``, ``specprune_ros.vla``, ``specprune_ros.specprune``,
-``specprune_ros.sim`` and ``specprune_ros.control``; never ``specprune_ros.ros`` or rclpy.
+May import: ``specprune_ros.errors``, ``specprune_ros.schema``, ``specprune_ros.vla``,
+``specprune_ros.specprune``, ``specprune_ros.sim`` and ``specprune_ros.control``; never
+``specprune_ros.ros`` or rclpy.
 """
 
 # Copyright 2026 The specprune_ros Authors

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from specprune_ros.control.executor_config import ExecutorConfig
-from specprune_ros.specprune.params import ConfigError
+from specprune_ros.errors import ConfigError
 
 
 def test_one_value_each_applies_to_every_dimension() -> None:

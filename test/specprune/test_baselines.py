@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from specprune_ros.errors import InputError
+from specprune_ros.errors import ConfigError, InputError
 from specprune_ros.specprune.baselines import (
     BaselineConfig,
     BaselineEngine,
@@ -26,7 +26,7 @@ from specprune_ros.specprune.baselines import (
     ranks_from_priority,
 )
 from specprune_ros.specprune.engine import SpecPruneEngine
-from specprune_ros.specprune.params import ConfigError, SpecPruneConfig
+from specprune_ros.specprune.params import SpecPruneConfig
 from specprune_ros.specprune.scorer import task_attention
 from specprune_ros.vla.layout import TokenLayout
 

@@ -16,14 +16,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 import pytest
 
-from specprune_ros.specprune.params import (
-    coerce,
-    ConfigError,
-    preset,
-    PRESETS,
-    schema,
-    SpecPruneConfig,
-)
+from specprune_ros.errors import ConfigError
+from specprune_ros.schema import coerce as coerce_spec
+from specprune_ros.schema import schema as schema_of
+from specprune_ros.specprune.params import preset, PRESETS, SpecPruneConfig
+
+
+def schema() -> tuple:
+    """The pruner's parameters (the generic machinery takes the config class)."""
+    return schema_of(SpecPruneConfig)
+
+
+def coerce(name: str, value: object) -> object:
+    """Coerce ``value`` for the pruner's parameter ``name``."""
+    return coerce_spec({s.name: s for s in schema()}[name], value)
 
 
 def test_schema_covers_every_field_with_text():

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import sys
 import textwrap
 
-from specprune_ros.specprune.params import ParamSpec
+from specprune_ros.schema import ParamSpec
 
 POLICY_SUMMARY = """\
 The specprune_policy lifecycle node: an OpenVLA-OFT-style VLA policy with SpecPrune-VLA token

@@ -25,8 +25,9 @@ from typing import Any
 
 import yaml
 
+from specprune_ros.errors import ConfigError
 from specprune_ros.ros.common.param_values import describe, to_ros_value, YAML_NULLS
-from specprune_ros.specprune.params import coerce, ConfigError, ParamSpec
+from specprune_ros.schema import coerce, ParamSpec
 
 TRUE, FALSE = ('true', 'yes', 'on', '1'), ('false', 'no', 'off', '0')
 LOG_LEVELS = ('debug', 'info', 'warn', 'error', 'fatal')  # what rcl's --log-level accepts

@@ -30,13 +30,14 @@ from rcl_interfaces.msg import (
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.parameter import Parameter
 
+from specprune_ros.errors import ConfigError
 from specprune_ros.ros.common.param_values import (
     describe,
     from_ros_value,
     to_ros_value,
     type_text,
 )
-from specprune_ros.specprune.params import ConfigError, ParamSpec
+from specprune_ros.schema import ParamSpec
 
 LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
           'ERROR': DiagnosticStatus.ERROR, 'STALE': DiagnosticStatus.STALE}

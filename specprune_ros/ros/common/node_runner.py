@@ -30,9 +30,9 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.signals import SignalHandlerOptions
 
+from specprune_ros.errors import ConfigError
 from specprune_ros.ros.common.launch_args import LOG_LEVELS
 from specprune_ros.ros.common.signals import stop_on_signals
-from specprune_ros.specprune.params import ConfigError
 
 SUCCESS = TransitionCallbackReturn.SUCCESS
 SPIN_PERIOD = 0.1  # s: how soon the spin loop notices a stop request

@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from specprune_ros.specprune.params import coerce, ConfigError, ParamSpec
+from specprune_ros.errors import ConfigError
+from specprune_ros.schema import coerce, ParamSpec
 
 YAML_NULLS = ('null', 'Null', 'NULL', '~')  # how rcl hands a YAML null to a parameter
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from specprune_ros.errors import ConfigError
 from specprune_ros.ros.common.param_values import (  # noqa: F401  (re-exported)
     describe,
     from_ros_value,
@@ -39,14 +40,9 @@ from specprune_ros.ros.common.param_values import (  # noqa: F401  (re-exported)
     yaml_scalar,
 )
 from specprune_ros.ros.policy.trigger import TRIGGER_MODES
-from specprune_ros.specprune.params import (
-    _p,
-    ConfigError,
-    ParamSpec,
-    schema,
-    SchemaConfig,
-    SpecPruneConfig,
-)
+from specprune_ros.schema import param as _p
+from specprune_ros.schema import ParamSpec, schema, SchemaConfig
+from specprune_ros.specprune.params import SpecPruneConfig
 from specprune_ros.vla.config import PRESETS
 
 MODEL_PRESETS = tuple(PRESETS)  # built-in model presets

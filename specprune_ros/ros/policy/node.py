@@ -41,7 +41,7 @@ from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValu
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 
-from specprune_ros.errors import InputError
+from specprune_ros.errors import ConfigError, InputError
 from specprune_ros.ros.common.node_runner import LifecycleShell, run_node
 from specprune_ros.ros.common.sync import (
     ApproxTimeSync,
@@ -65,7 +65,7 @@ from specprune_ros.ros.policy.gripper_track import GripperTrack
 from specprune_ros.ros.policy.io import INPUTS, PolicyPorts, Result
 from specprune_ros.ros.policy.trigger import RequestGate
 from specprune_ros.specprune.debug_image import render_kept_tokens
-from specprune_ros.specprune.params import ConfigError, SpecPruneConfig
+from specprune_ros.specprune.params import SpecPruneConfig
 from specprune_ros.vla.policy import Observation
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE

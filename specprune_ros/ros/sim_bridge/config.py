@@ -22,8 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from specprune_ros.control.executor_config import GRIPPER_MODES
+from specprune_ros.errors import ConfigError
+from specprune_ros.schema import param as _p
+from specprune_ros.schema import ParamSpec, schema, SchemaConfig
 from specprune_ros.sim.config import CONTROL_PERIOD, SimConfig, SUITES
-from specprune_ros.specprune.params import _p, ConfigError, ParamSpec, schema, SchemaConfig
 
 ACTION_SOURCES = ('action', 'chunk')
 

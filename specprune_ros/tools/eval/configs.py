@@ -35,8 +35,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TYPE_CHECKING
 
-from specprune_ros.errors import InputError
-from specprune_ros.specprune.params import ConfigError, preset, PRESETS, SpecPruneConfig
+from specprune_ros.errors import ConfigError, InputError
+from specprune_ros.specprune.params import preset, PRESETS, SpecPruneConfig
 
 if TYPE_CHECKING:  # torch-free at import: ``specprune-eval --help`` stays instant
     from specprune_ros.specprune.baselines import BaselineConfig, BaselineEngine

@@ -49,10 +49,9 @@ from specprune_ros.control.executor_config import (
 )
 from specprune_ros.control.lockstep import Lockstep
 from specprune_ros.control.wire import as_sent, clamp_actions
-from specprune_ros.errors import InputError
+from specprune_ros.errors import ConfigError, InputError
 from specprune_ros.sim.config import CONTROL_PERIOD, NOOP_ACTION
 from specprune_ros.sim.observation import SimObservation
-from specprune_ros.specprune.params import ConfigError
 from specprune_ros.tools.eval.configs import parse_value
 from specprune_ros.tools.eval.protocol import Ask
 

@@ -19,6 +19,7 @@ import sys
 import pytest
 import yaml
 
+from specprune_ros.errors import ConfigError
 from specprune_ros.ros.policy.config import (
     all_specs,
     apply_changes,
@@ -31,7 +32,8 @@ from specprune_ros.ros.policy.config import (
     to_ros_value,
     yaml_scalar,
 )
-from specprune_ros.specprune.params import ConfigError, PRESETS, schema, SpecPruneConfig
+from specprune_ros.schema import schema
+from specprune_ros.specprune.params import PRESETS, SpecPruneConfig
 
 REPO = Path(__file__).resolve().parents[3]
 GEN = REPO / 'scripts' / 'gen_config.py'

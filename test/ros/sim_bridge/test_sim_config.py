@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
+from specprune_ros.errors import ConfigError
 from specprune_ros.ros.sim_bridge.config import sim_specs, SimNodeConfig
-from specprune_ros.specprune.params import ConfigError
 
 
 def test_sim_node_config_validates_and_maps_to_the_simulator() -> None:

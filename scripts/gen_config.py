@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Write config/*.yaml and the README's executor parameter table from the parameter schemas.
+"""Write config/*.yaml and docs/executor.md's parameter table from the parameter schemas.
 
 The schemas (``NodeConfig`` and ``SpecPruneConfig`` for specprune_policy, ``ExecutorConfig``
 for specprune_executor) are the single source of truth; config/policy.yaml,
-config/presets/*.yaml, config/executor.yaml and the table between the README's
+config/presets/*.yaml, config/executor.yaml and the table between docs/executor.md's
 ``executor-parameters`` markers are generated from them and from ``params.PRESETS``::
 
     python scripts/gen_config.py            # (re)write the files
@@ -131,7 +131,7 @@ def _cell(text: str) -> str:
 
 
 def executor_table() -> str:
-    """The README's Markdown table of the executor's parameters (markers included)."""
+    """docs/executor.md's Markdown table of the executor's parameters (markers included)."""
     rows = [TABLE_BEGIN, '',
             '| parameter | type | default | unit | range / choices | set at run time | '
             'description |', '|---|---|---|---|---|---|---|']
@@ -149,10 +149,10 @@ def executor_table() -> str:
 
 
 def readme_with_table(text: str) -> str:
-    """``text`` (README.md) with the executor table between its markers replaced."""
+    """``text`` (docs/executor.md) with the executor table between its markers replaced."""
     begin, end = text.find(TABLE_BEGIN), text.find(TABLE_END)
     if begin < 0 or end < begin:
-        raise SystemExit(f'README.md needs the lines {TABLE_BEGIN!r} and {TABLE_END!r} '
+        raise SystemExit(f'docs/executor.md needs the lines {TABLE_BEGIN!r} and {TABLE_END!r} '
                          'around the executor parameter table')
     return text[:begin] + executor_table() + text[end + len(TABLE_END):]
 
@@ -163,7 +163,7 @@ def expected_files(root: Path) -> dict[Path, str]:
              root / 'config' / 'executor.yaml': executor_yaml()}
     for name in PRESETS:
         files[root / 'config' / 'presets' / f'{name}.yaml'] = preset_yaml(name)
-    readme = root / 'README.md'
+    readme = root / 'docs' / 'executor.md'
     if readme.is_file():
         files[readme] = readme_with_table(readme.read_text())
     return files

@@ -2,7 +2,8 @@
 
 Allowed (module -> what it may import of ours): ``errors`` -> nothing; ``schema`` (the generic
 config machinery) -> errors; ``vla`` -> errors, schema; ``specprune`` -> errors, schema, vla;
-``sim`` -> errors, schema, vla; ``control`` (the ROS-free chunk executor) -> errors, schema;
+``sim`` -> errors, schema, vla; ``control`` (the ROS-free chunk executor) -> errors, schema,
+vla.action_space;
 ``tools`` -> errors, schema, vla, specprune, sim, control; ``ros`` -> everything. Inside
 ``ros`` and ``tools`` the rooms (one per node, one per command) import only the shared room
 (``ros.common``; the top of ``tools``) and the rooms named in :data:`ROOMS`, so no node
@@ -36,7 +37,7 @@ ALLOWED = {
     'vla': {'errors', 'schema'},
     'specprune': {'errors', 'schema', 'vla'},
     'sim': {'errors', 'schema', 'vla'},
-    'control': {'errors', 'schema'},
+    'control': {'errors', 'schema', 'vla'},  # vla: only its numpy action_space (checked below)
     'tools': {'errors', 'schema', 'vla', 'specprune', 'sim', 'control'},
     'ros': {'errors', 'schema', 'vla', 'specprune', 'sim', 'control', 'tools', 'msg'},
 }
@@ -90,6 +91,12 @@ def test_layout_has_the_role_subpackages() -> None:
         init = PKG / role / '__init__.py'
         assert init.is_file(), f'{init} is missing'
         assert ast.get_docstring(ast.parse(init.read_text())), f'{init} has no docstring'
+
+
+def test_control_takes_only_the_action_space_of_vla() -> None:
+    uses = {name for path in (PKG / 'control').glob('*.py') for _, name in _imports(path)
+            if name.startswith('specprune_ros.vla')}
+    assert uses <= {'specprune_ros.vla.action_space'}, uses
 
 
 def room_violations(rel: Path, imports: list[tuple[int, str]]) -> list[str]:

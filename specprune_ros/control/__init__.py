@@ -7,8 +7,9 @@ parameter schema (``executor_config``: ``ExecutorConfig``). The ``specprune_exec
 (``specprune_ros.tools``) run the same code, with the lockstep rule of simulated time
 (``lockstep``) and the wire format of chunks and actions (``wire``).
 
-May import: ``specprune_ros.errors`` and ``specprune_ros.schema`` only; never
-``specprune_ros.ros``, ``specprune_ros.tools`` or rclpy.
+May import: ``specprune_ros.errors``, ``specprune_ros.schema`` and the action space
+(``specprune_ros.vla.action_space``, numpy only); never ``specprune_ros.ros``,
+``specprune_ros.tools`` or rclpy.
 """
 
 # Copyright 2026 The specprune_ros Authors

@@ -43,10 +43,10 @@ import numpy as np
 
 from specprune_ros.control.executor_config import ExecutorConfig
 from specprune_ros.errors import ConfigError, InputError
+from specprune_ros.vla.action_space import binarise_gripper, OPEN
 
 MAX_QUEUED = 64  # chunks kept at most (older ones are dropped first)
 RTT_WINDOW = 8  # request-to-chunk latencies the automatic threshold looks at
-OPEN = -1.0  # the first gripper command before any chunk said otherwise (LIBERO: -1 = open)
 
 
 class ChunkError(InputError):
@@ -276,9 +276,7 @@ class ChunkExecutor:
         return q.chunk.actions[min(q.index, q.chunk.horizon - 1)]
 
     def _gripper_value(self, raw: float) -> float:
-        sign = float(np.sign(1.0 - 2.0 * raw if self.cfg.gripper_mode == 'oft_libero' else raw))
-        if sign != 0.0:
-            self._gripper = sign
+        self._gripper = binarise_gripper(raw, self.cfg.gripper_mode, self._gripper)
         return self._gripper
 
     def _finish(self, values: np.ndarray, newest: _Queued, mixed: bool) -> Tick:

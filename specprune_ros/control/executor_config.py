@@ -29,10 +29,14 @@ import numpy as np
 from specprune_ros.errors import ConfigError
 from specprune_ros.schema import param as _p
 from specprune_ros.schema import ParamSpec, schema, SchemaConfig
+from specprune_ros.vla.action_space import (
+    GRIPPER_MODES,
+    LIBERO_ACTION_DIM,
+    ROTATION_RAD,
+    TRANSLATION_M,
+)
 
 BLEND_MODES = ('latest', 'crossfade', 'temporal_ensemble')
-GRIPPER_MODES = ('oft_libero', 'sign')
-LIBERO_ACTION_DIM = 7
 # The executor of a simulated closed loop (the main job, the sim demo launch file and
 # ``specprune-eval --via-executor``): a simulation moves at once, and idle ticks send the
 # zero-motion hold, so no step waits for one.
@@ -109,9 +113,9 @@ class ExecutorConfig(SchemaConfig):
                              'action[0:3]*twist_linear_scale*control_rate, angular = '
                              'action[3:6]*twist_angular_scale*control_rate.', read_only=True,
                              group='outputs')
-    twist_linear_scale: float = _p(0.05, 'Metres per action unit of dx, dy, dz (LIBERO OSC: '
-                                   '0.05).', unit='m', lo=0.0, hi=100.0, group='outputs')
-    twist_angular_scale: float = _p(0.5, 'Radians per action unit of the rotation delta '
+    twist_linear_scale: float = _p(TRANSLATION_M, 'Metres per action unit of dx, dy, dz (LIBERO '
+                                   'OSC: 0.05).', unit='m', lo=0.0, hi=100.0, group='outputs')
+    twist_angular_scale: float = _p(ROTATION_RAD, 'Radians per action unit of the rotation delta '
                                     '(LIBERO OSC: 0.5).', unit='rad', lo=0.0, hi=100.0,
                                     group='outputs')
     # --- simulation ---

@@ -22,6 +22,7 @@ from typing import Any
 from specprune_ros.errors import ConfigError
 from specprune_ros.schema import param as _p
 from specprune_ros.schema import SchemaConfig
+from specprune_ros.vla.action_space import ROTATION_RAD, TRANSLATION_M
 
 PAPER_PRUNE_LAYERS = (5, 10, 15, 20)  # L_prune of SpecPrune-VLA for a 32-layer Llama-2
 PAPER_NUM_LAYERS = 32
@@ -91,11 +92,11 @@ class SpecPruneConfig(SchemaConfig):
     control_period: float = _p(0.05, 'Control period that turns measured velocities into '
                                'per-step speeds.', unit='s', lo=1e-4, hi=10.0,
                                group='controller')
-    action_translation_scale: float = _p(0.05, 'Metres per unit of a commanded delta action '
-                                         '(fall-back speeds and the T formula).',
+    action_translation_scale: float = _p(TRANSLATION_M, 'Metres per unit of a commanded delta '
+                                         'action (fall-back speeds and the T formula).',
                                          unit='m', lo=1e-6, hi=10.0, group='controller')
-    action_rotation_scale: float = _p(0.5, 'Radians per unit of a commanded rotation delta.',
-                                      unit='rad', lo=1e-6, hi=10.0, group='controller')
+    action_rotation_scale: float = _p(ROTATION_RAD, 'Radians per unit of a commanded rotation '
+                                      'delta.', unit='rad', lo=1e-6, hi=10.0, group='controller')
     # --- GPU execution (specprune/static_shapes.py, vla/cuda_graphs.py) ---
     cuda_graphs: bool = _p(False, 'Capture and replay one CUDA graph per (token bucket, layer '
                            'range), for the pruned and the dense forward. CUDA only: on a CPU '

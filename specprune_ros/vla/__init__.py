@@ -7,7 +7,11 @@ projectors and the L1-regression action head (``heads``), the explicit token lay
 (``policy``) and its per-step report (``report``), built-in save/load (``model_io``) and the
 OpenVLA-OFT checkpoint loader with its timm key map (``checkpoint``, ``timm_keys``).
 
-May import: ``specprune_ros.errors`` only; nothing else of ours, and never rclpy.
+Also the action space of LIBERO-trained policies (``action_space``: dimensions, units, the
+gripper rule), which the executor, the bridge, the evaluation and training share.
+
+May import: ``specprune_ros.errors`` and ``specprune_ros.schema`` only; nothing else of ours,
+and never rclpy.
 """
 
 # Copyright 2026 The specprune_ros Authors

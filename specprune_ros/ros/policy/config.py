@@ -43,11 +43,11 @@ from specprune_ros.ros.policy.trigger import TRIGGER_MODES
 from specprune_ros.schema import param as _p
 from specprune_ros.schema import ParamSpec, schema, SchemaConfig
 from specprune_ros.specprune.params import SpecPruneConfig
+from specprune_ros.vla.action_space import LIBERO_ACTION_DIM
 from specprune_ros.vla.config import PRESETS
 
 MODEL_PRESETS = tuple(PRESETS)  # built-in model presets
 DEVICES = ('auto', 'cpu', 'cuda')
-LIBERO_ACTION_DIM = 7
 PROPRIO_DIM = 8  # EE position (3), axis-angle (3), gripper (2)
 
 

@@ -39,6 +39,7 @@ import numpy as np
 
 from specprune_ros.errors import InputError
 from specprune_ros.sim.config import NOOP_ACTION
+from specprune_ros.vla.action_space import binarise_gripper
 
 ACTION_DIM = len(NOOP_ACTION)  # LIBERO: dx, dy, dz, droll, dpitch, dyaw, gripper
 GRIPPER = ACTION_DIM - 1
@@ -59,12 +60,6 @@ class StepAction:
     def held(self) -> bool:
         """Whether this is a hold (zero motion), the bridge's or the executor's."""
         return self.kind == 'hold'
-
-
-def binarise_gripper(raw: float, mode: str, previous: float) -> float:
-    """The executor's gripper rule: ``oft_libero`` -sign(2g-1), ``sign`` sign(g); 0 keeps."""
-    sign = float(np.sign(1.0 - 2.0 * raw if mode == 'oft_libero' else raw))
-    return sign if sign != 0.0 else previous
 
 
 def check_action(values: object, what: str) -> np.ndarray:

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from specprune_ros.control.executor_config import GRIPPER_MODES
 from specprune_ros.errors import ConfigError
 from specprune_ros.schema import param as _p
 from specprune_ros.schema import ParamSpec, schema, SchemaConfig
 from specprune_ros.sim.config import CONTROL_PERIOD, SimConfig, SUITES
+from specprune_ros.vla.action_space import GRIPPER_MODES
 
 ACTION_SOURCES = ('action', 'chunk')
 

@@ -15,7 +15,8 @@ Facts from openvla-oft ``experiments/robot/libero/run_libero_eval.py``, ``libero
 * The policy's chunk is executed open loop for ``num_open_loop_steps`` (8) steps before the
   next query (:func:`run_episode`, :class:`OpenLoop`; ``specprune-eval --via-executor`` swaps
   this one rule for the chunk executor, :mod:`specprune_ros.tools.eval.executor`).
-* Gripper: the model outputs 1 = open … 0 = close; :func:`normalize_gripper_action` maps
+* Gripper (:mod:`specprune_ros.vla.action_space`): the model outputs 1 = open … 0 = close;
+  :func:`normalize_gripper_action` maps
   [0, 1] to [-1, +1] and binarises with ``sign``, :func:`invert_gripper_action` flips the sign
   for LIBERO (-1 open, +1 close) (:func:`process_action` does both).
 """
@@ -41,6 +42,10 @@ import numpy as np
 from specprune_ros.errors import InputError
 from specprune_ros.sim.config import MAX_STEPS, NOOP_ACTION, SimConfig, WAIT_STEPS
 from specprune_ros.sim.observation import policy_view, SimObservation
+from specprune_ros.vla.action_space import (
+    invert_gripper_action,
+    normalize_gripper_action,
+)
 from specprune_ros.vla.policy import Observation
 from specprune_ros.vla.report import StepReport
 from specprune_ros.vla.state import EEState
@@ -71,25 +76,6 @@ def wait_action() -> np.ndarray:
 def rotate_180(image: np.ndarray) -> np.ndarray:
     """LIBERO's native render → the policy view (``img[::-1, ::-1]``)."""
     return policy_view(image)
-
-
-def normalize_gripper_action(action: np.ndarray, binarize: bool = True) -> np.ndarray:
-    """Last dim from [0, 1] to [-1, +1] (``2x - 1``), then ``sign`` when ``binarize``.
-
-    A copy; other dims are untouched. As OFT, an exact 0.5 maps to 0 (``sign(0) = 0``).
-    """
-    out = np.array(action, dtype=np.float64, copy=True)
-    out[..., -1] = 2.0 * out[..., -1] - 1.0
-    if binarize:
-        out[..., -1] = np.sign(out[..., -1])
-    return out
-
-
-def invert_gripper_action(action: np.ndarray) -> np.ndarray:
-    """Flip the sign of the last dim (the model's 1 = open → LIBERO's -1 = open). A copy."""
-    out = np.array(action, dtype=np.float64, copy=True)
-    out[..., -1] *= -1.0
-    return out
 
 
 def process_action(action: np.ndarray) -> np.ndarray:

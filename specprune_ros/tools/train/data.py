@@ -36,6 +36,7 @@ import numpy as np
 from PIL import Image
 
 from specprune_ros.errors import SpecPruneError
+from specprune_ros.vla.action_space import model_gripper
 from specprune_ros.vla.policy import NormStats
 from specprune_ros.vla.preprocess import resize_image
 
@@ -66,16 +67,6 @@ class Demo:
 
     def __len__(self) -> int:
         return len(self.steps)
-
-
-def model_gripper(libero_gripper: np.ndarray) -> np.ndarray:
-    """LIBERO's gripper command (−1 open … +1 close) → the model's target (1 open … 0 close)."""
-    return 1.0 - np.clip(libero_gripper, 0.0, 1.0)
-
-
-def libero_gripper(model_output: np.ndarray) -> np.ndarray:
-    """The evaluation's mapping back: OFT's normalize (binarised) + invert, ``−sign(2g − 1)``."""
-    return -np.sign(2.0 * np.asarray(model_output, dtype=np.float64) - 1.0)
 
 
 def model_actions(actions: np.ndarray) -> np.ndarray:

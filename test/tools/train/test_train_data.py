@@ -23,15 +23,15 @@ from specprune_ros.tools.train.data import (
     chunk_indices,
     compute_statistics,
     FrameStore,
-    libero_gripper,
     model_actions,
-    model_gripper,
     noop_mask,
     normalize_actions,
     read_demos,
     split_demos,
     TrainDataError,
 )
+from specprune_ros.vla.action_space import gripper_sign as libero_gripper
+from specprune_ros.vla.action_space import model_gripper
 from specprune_ros.vla.policy import NormStats
 from specprune_ros.vla.preprocess import resize_image
 

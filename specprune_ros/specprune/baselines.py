@@ -45,14 +45,13 @@ from specprune_ros.errors import ConfigError, InputError
 from specprune_ros.specprune.flops import flops_ratio
 from specprune_ros.specprune.frames import patch_similarity
 from specprune_ros.specprune.params import SpecPruneConfig
+from specprune_ros.specprune.registry import BASELINES
 from specprune_ros.specprune.scorer import task_attention
 from specprune_ros.vla.layout import TokenLayout
 from specprune_ros.vla.model import LoopState
 from specprune_ros.vla.policy import Observation, PreparedStep, VLAPolicy
 from specprune_ros.vla.report import StepReport
 from specprune_ros.vla.state import EEState
-
-BASELINES = ('random', 'frame_diff', 'attention_only')
 
 
 @dataclass(frozen=True)

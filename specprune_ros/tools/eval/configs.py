@@ -37,21 +37,16 @@ from typing import Any, TYPE_CHECKING
 
 from specprune_ros.errors import ConfigError, InputError
 from specprune_ros.specprune.params import preset, PRESETS, SpecPruneConfig
+from specprune_ros.specprune.registry import ABLATIONS, BASELINE_OPTIONS, BASELINES
 
 if TYPE_CHECKING:  # torch-free at import: ``specprune-eval --help`` stays instant
     from specprune_ros.specprune.baselines import BaselineConfig, BaselineEngine
     from specprune_ros.specprune.engine import SpecPruneEngine
     from specprune_ros.vla.policy import VLAPolicy
 
-BASELINES = ('random', 'frame_diff', 'attention_only')  # = specprune.baselines.BASELINES
-ABLATIONS = {'static_only': {'use_layer_pruning': False, 'use_controller': False},
-             'layer_level': {'use_controller': False}}
 FAMILY = ('specprune', *ABLATIONS)
 NAMES = ('unpruned', *FAMILY, *BASELINES)
 DEFAULT_CONFIGS = ('unpruned', 'specprune')
-_BASELINE_KEYS = {'random': {'budget', 'ref'},
-                  'frame_diff': {'budget', 'ref', 'static_sim', 'static_top'},
-                  'attention_only': {'budget', 'ref', 'score_layer'}}
 
 
 @dataclass(frozen=True)
@@ -115,10 +110,10 @@ def parse_config(text: str, suite: str) -> EvalConfig:
             return EvalConfig(label, name, base.replace(enabled=False))
         if name in FAMILY:
             return EvalConfig(label, name, base.replace(**{**ABLATIONS.get(name, {}), **keys}))
-        unknown = sorted(set(keys) - _BASELINE_KEYS[name])
+        unknown = sorted(set(keys) - BASELINE_OPTIONS[name])
         if unknown:
             raise InputError(f'{text!r}: unknown key(s) {unknown}; {name} takes '
-                             f'{sorted(_BASELINE_KEYS[name])}')
+                             f'{sorted(BASELINE_OPTIONS[name])}')
         budget = keys.pop('budget', 'match')
         ref = keys.pop('ref', None)
         fixed = None

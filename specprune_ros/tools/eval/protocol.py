@@ -42,6 +42,8 @@ import numpy as np
 from specprune_ros.errors import InputError
 from specprune_ros.sim.config import MAX_STEPS, NOOP_ACTION, SimConfig, WAIT_STEPS
 from specprune_ros.sim.observation import policy_view, SimObservation
+from specprune_ros.sim.protocol import Env
+from specprune_ros.specprune.runner import Runner
 from specprune_ros.vla.action_space import (
     invert_gripper_action,
     normalize_gripper_action,
@@ -152,44 +154,6 @@ def sim_config(suite: str, key: EpisodeKey, steps: int | None = None,
     return SimConfig(suite=suite, task_id=key.task, init_state_id=key.init_state,
                      seed=key.seed, camera_size=224, render_size=render_size,
                      fast_render=fast_render, wait_steps=WAIT_STEPS, max_steps=steps)
-
-
-class Runner(Protocol):
-    """What :func:`run_episode` drives: a SpecPrune engine or a baseline engine."""
-
-    def reset(self) -> None:
-        """New episode."""
-
-    def update_pose(self, state: EEState) -> None:
-        """Measured EE pose."""
-
-    def update_twist(self, stamp: float, linear: np.ndarray, angular: np.ndarray) -> None:
-        """Measured EE twist."""
-
-    def predict_action_chunk(self, obs: Observation, now: float | None = None
-                             ) -> tuple[np.ndarray, StepReport]:
-        """One policy query."""
-
-
-class Env(Protocol):
-    """The part of :class:`specprune_ros.sim.env.LiberoEnv` an episode uses."""
-
-    instruction: str
-    done: bool
-
-    def reset(self, init_state_id: int | None = None, render: bool | None = None
-              ) -> SimObservation:
-        """Hard reset + wait steps."""
-
-    def step(self, action: np.ndarray, render: bool | None = None
-             ) -> tuple[SimObservation, bool]:
-        """One control step."""
-
-    def observe(self, render: bool | None = None) -> SimObservation:
-        """The current observation."""
-
-    def success(self) -> bool:
-        """LIBERO's success check."""
 
 
 @dataclass

@@ -43,7 +43,7 @@ from typing import Any
 from specprune_ros.ros.sim_bridge import wiring as sim_wiring
 
 log = logging.getLogger('specprune_sim_demo')
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DEFAULT_MODEL = REPO / 'models' / 'libero_spatial_demo'
 RENDER_SIZE = 256  # OFT renders LIBERO at 256 and resizes to 224
 DRAIN_S = 3.0  # s: how long the final camera frames may trail the final status

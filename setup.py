@@ -37,7 +37,8 @@ setup(
         'imageio-ffmpeg>=0.5',  # specprune-eval --video writes MP4 (GIF without it)
     ],
     extras_require={'test': ['pytest>=8', 'hypothesis>=6.100', 'ruff>=0.6', 'flake8>=7',
-                             'pydocstyle>=6.3']},
+                             'pydocstyle>=6.3', 'ray>=2.9'],
+                    'ray': ['ray>=2.9']},
     entry_points={'console_scripts': [
         'specprune-demo = specprune_ros.tools.demo:main',
         'specprune-sim = specprune_ros.sim.cli:main',

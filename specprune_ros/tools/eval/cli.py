@@ -88,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help='worker processes, one env + one model each (default: core count)')
     p.add_argument('--threads', type=int, default=0,
                    help='torch threads per worker (default: cores // workers)')
+    p.add_argument('--ray', nargs='?', const='local', default=None, metavar='ADDRESS',
+                   help="run the workers as Ray actors: no ADDRESS starts a local Ray, 'auto' "
+                   "joins this machine's cluster, or give the head's address (docs/eval.md)")
+    p.add_argument('--gpus-per-worker', type=float, default=0.0,
+                   help='with --ray: GPU share of each worker (0.25: four workers per GPU)')
     p.add_argument('--render-size', type=int, default=None,
                    help="render side before OFT's JPEG + Lanczos resize to 224 (OFT: 256); "
                         "default: as a --model's training demos (its data.json), else 256")
@@ -116,6 +121,13 @@ def _model_spec(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if (args.gpus_per_worker and args.ray is None) or args.gpus_per_worker < 0:
+        raise InputError('--gpus-per-worker needs --ray and must be >= 0')
+    if args.ray is not None:
+        from specprune_ros.tools.eval.ray_backend import ray_missing
+
+        if ray_missing():  # before the simulator is imported: one line, nothing else
+            raise InputError(ray_missing())
     from specprune_ros.sim.env import task_info
     from specprune_ros.tools.eval.configs import parse_configs
     from specprune_ros.tools.eval.executor import executor_config, parse_executor_params
@@ -152,7 +164,8 @@ def _run(args: argparse.Namespace) -> int:
                    render_size=args.render_size, fast_render=args.fast_render,
                    video=args.video, out=str(Path(args.out)),
                    workers=max(1, min(args.workers, len(keys))), threads=args.threads,
-                   via_executor=args.via_executor, executor=executor)
+                   via_executor=args.via_executor, executor=executor, ray=args.ray,
+                   gpus_per_worker=args.gpus_per_worker)
     log.info('%d episodes x %d configurations (%s) on %d worker(s)%s -> %s', len(keys),
              len(configs), ' '.join(spec.configs), spec.workers,
              ' via the chunk executor' if spec.via_executor else '', spec.out)

@@ -80,6 +80,8 @@ class RunSpec:
     via_executor: bool = False  # actions through the chunk executor (tools.eval_executor)
     executor: dict[str, Any] = field(default_factory=dict)  # its params over the main job's
     extra: dict[str, Any] = field(default_factory=dict)
+    ray: str | None = None  # run on Ray: 'local' or a cluster address (not a fixed setting)
+    gpus_per_worker: float = 0.0  # Ray: GPU share of each worker
 
     def action_source(self) -> ActionSource:
         """A fresh action source: OFT's open loop, or the chunk executor."""
@@ -263,13 +265,14 @@ class EpisodeWorker:
 Unit = tuple[EpisodeKey, set[str], dict[str, list[Any]], bool]
 
 
-def _threads(spec: RunSpec) -> int:
+def worker_threads(spec: RunSpec) -> int:
+    """Torch threads of one worker: ``--threads``, else the cores shared by the workers."""
     return spec.threads or max(1, (os.cpu_count() or 1) // max(1, spec.workers))
 
 
 def _process_main(spec: RunSpec, units: Any, results: Any) -> None:
     """Worker process: build the worker, run units from the queue until ``None``."""
-    torch.set_num_threads(_threads(spec))
+    torch.set_num_threads(worker_threads(spec))
     worker = None
     try:
         worker = EpisodeWorker(spec)
@@ -286,9 +289,18 @@ def _process_main(spec: RunSpec, units: Any, results: Any) -> None:
 
 def run_units(spec: RunSpec, units: list[Unit], on_record: Callable[[dict[str, Any]], None]
               ) -> None:
-    """Run ``units`` on ``spec.workers`` workers, calling ``on_record`` here for each episode."""
+    """Run ``units`` on ``spec.workers`` workers, calling ``on_record`` here for each episode.
+
+    The workers are processes of this machine, or Ray actors with ``spec.ray``
+    (:mod:`specprune_ros.tools.eval.ray_backend`); either runs :meth:`EpisodeWorker.run_unit`.
+    """
+    if spec.ray is not None:
+        from specprune_ros.tools.eval.ray_backend import run_units_ray
+
+        run_units_ray(spec, units, on_record)
+        return
     if spec.workers <= 1:
-        torch.set_num_threads(_threads(spec))
+        torch.set_num_threads(worker_threads(spec))
         worker = EpisodeWorker(spec)
         try:
             for unit in units:

@@ -30,8 +30,7 @@ simulated time). ROS-free, not thread-safe.
 from __future__ import annotations
 
 from specprune_ros.control.executor import Chunk, ChunkExecutor, Tick
-
-TIME_TOLERANCE = 1e-6  # s: stamps carried as sec/nanosec compare equal within this
+from specprune_ros.control.wire import SAME_INSTANT
 
 
 class Lockstep:
@@ -60,15 +59,22 @@ class Lockstep:
         self.awaiting = now
         return True
 
-    def receive(self, chunk: Chunk, now: float) -> None:
-        """A chunk from the policy: delivered ``sim_latency`` after its request (or ``now``)."""
-        sent = self.awaiting if self.awaiting is not None else now
-        self.awaiting = None
+    def receive(self, chunk: Chunk, now: float) -> bool:
+        """A chunk from the policy, delivered ``sim_latency`` after its request.
+
+        True when it answers the open request (stamped at or after the request's tick: the
+        request is closed); any other chunk leaves the request open and counts from ``now``.
+        """
+        answered = self.answers(chunk.stamp)
+        sent = self.awaiting if answered else now
+        if answered:
+            self.awaiting = None
         self._transit.append((sent + self.sim_latency, chunk))
+        return answered
 
     def answers(self, stamp: float) -> bool:
         """Whether a chunk stamped ``stamp`` answers the open request."""
-        return self.awaiting is not None and stamp >= self.awaiting - TIME_TOLERANCE
+        return self.awaiting is not None and stamp >= self.awaiting - SAME_INSTANT
 
     def tick(self, now: float) -> Tick:
         """The executor's tick at ``now``, after the chunks due by then."""
@@ -76,8 +82,8 @@ class Lockstep:
         return self.executor.tick(now)
 
     def _deliver(self, now: float) -> None:
-        due = [c for t, c in self._transit if t <= now + TIME_TOLERANCE]
-        self._transit = [(t, c) for t, c in self._transit if t > now + TIME_TOLERANCE]
+        due = [c for t, c in self._transit if t <= now + SAME_INSTANT]
+        self._transit = [(t, c) for t, c in self._transit if t > now + SAME_INSTANT]
         for chunk in due:  # ChunkError (wrong dimension) goes to the caller
             self.results.append(self.executor.add(chunk, now))
             del self.results[:-16]

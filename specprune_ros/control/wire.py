@@ -2,6 +2,7 @@
 
 The policy node clamps each chunk to ``action_low``/``action_high`` and sends it as float32
 (specprune_ros/ActionChunk); the executor sends each action as float32 (specprune_ros/Action).
+Stamps travel as sec/nanosec: two that differ by less than :data:`SAME_INSTANT` are one instant.
 ``specprune-eval --via-executor`` applies the same two steps (:func:`clamp_actions`,
 :func:`as_sent`), so an evaluated episode equals the same episode over DDS. ROS-free.
 """
@@ -17,6 +18,8 @@ The policy node clamps each chunk to ``action_low``/``action_high`` and sends it
 from __future__ import annotations
 
 import numpy as np
+
+SAME_INSTANT = 1e-6  # s: stamps carried as sec/nanosec (ns) compare equal within this
 
 
 def clamp_actions(actions: np.ndarray, low: tuple[float, ...], high: tuple[float, ...]

@@ -69,3 +69,11 @@ def test_latency_delivers_the_chunk_that_much_simulated_time_later() -> None:
 def test_a_negative_latency_is_refused() -> None:
     with pytest.raises(ValueError, match='sim_latency'):
         Lockstep(ChunkExecutor(ExecutorConfig()), -0.01)
+
+
+def test_a_chunk_older_than_the_request_leaves_it_open() -> None:
+    ls = _lockstep(0.0)
+    assert ls.begin_tick(P)
+    assert not ls.receive(_chunk(0.0, 0.1), now=P)  # frames from before the request
+    assert ls.awaiting == P  # still waiting for the tick's own chunk
+    assert ls.receive(_chunk(P, 0.5), now=P) and ls.awaiting is None

@@ -234,15 +234,12 @@ class ExecutorNode(LifecycleShell, SchemaParameters, NodeLogging, LifecycleNode)
 
     def _on_lockstep_chunk(self, chunk: Chunk, now: float) -> None:
         """Lockstep: a chunk goes in transit; the answer to a held tick releases it."""
-        lockstep = self.lockstep
-        held = lockstep.awaiting
-        if held is None or not lockstep.answers(chunk.stamp):
-            self.throttle('unasked', 'lockstep: a chunk that answers no open request (stamped '
-                          f'{chunk.stamp:.3f} s); used after sim_latency', self.log_warning)
-            lockstep.receive(chunk, now)
+        held = self.lockstep.awaiting
+        if self.lockstep.receive(chunk, now):
+            self._tick(held)
             return
-        lockstep.receive(chunk, now)
-        self._tick(held)
+        self.throttle('unasked', 'lockstep: a chunk that answers no open request (stamped '
+                      f'{chunk.stamp:.3f} s); used after sim_latency', self.log_warning)
 
     def _resend(self) -> None:
         """Lockstep (wall clock): ask again while the held tick's request is unanswered."""

@@ -27,7 +27,8 @@ from collections import deque
 
 import numpy as np
 
-STAMP_TOLERANCE = 1e-6  # s: two stamps closer than this are the same instant
+from specprune_ros.control.wire import SAME_INSTANT
+
 HISTORY = 64  # gripper states / waiting poses remembered
 
 
@@ -48,9 +49,9 @@ class GripperTrack:
             return
         self._states.append((stamp, value))
         for pose_stamp, proprio in self._waiting:
-            if abs(pose_stamp - stamp) <= STAMP_TOLERANCE:
+            if abs(pose_stamp - stamp) <= SAME_INSTANT:
                 proprio[-2:] = value
-        self._waiting = deque(((s, p) for s, p in self._waiting if s > stamp + STAMP_TOLERANCE),
+        self._waiting = deque(((s, p) for s, p in self._waiting if s > stamp + SAME_INSTANT),
                               maxlen=self._waiting.maxlen)
 
     def proprio_gripper(self, stamp: float, proprio: np.ndarray) -> np.ndarray:
@@ -60,7 +61,7 @@ class GripperTrack:
         newest at all), and ``proprio`` is updated in place if its own state comes later.
         """
         for s, value in reversed(self._states):
-            if abs(s - stamp) <= STAMP_TOLERANCE:
+            if abs(s - stamp) <= SAME_INSTANT:
                 proprio[-2:] = value
                 return proprio
         older = [v for s, v in self._states if s < stamp]

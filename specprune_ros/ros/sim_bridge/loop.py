@@ -43,6 +43,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Header, String
 
+from specprune_ros.control.wire import SAME_INSTANT
 from specprune_ros.ros.common.conversions import rgb_to_image_msg
 from specprune_ros.ros.common.sync import LogThrottle
 from specprune_ros.ros.sim_bridge.actions import ActionInbox, StepAction
@@ -54,7 +55,6 @@ RESET_GAP = 1.0  # s of simulated time between episodes (> the executor's hold_t
 REQUEST_RETRY = 1.0  # s (wall): chunk source, ask again when no chunk came
 REPUBLISH_S = 1.0  # s (wall): lockstep, republish the waiting instant's observation
 WAIT_SLICE = 0.05  # s (wall): lockstep, how often the wait looks at requests and deadlines
-STAMP_TOLERANCE = 1e-6  # s: stamps carried as sec/nanosec compare equal within this
 FINGERS = ('gripper0_finger_joint1', 'gripper0_finger_joint2')  # robosuite's Panda gripper
 
 
@@ -247,13 +247,13 @@ class SimLoop:
                                 hold_on_timeout=False)
             if action is not None:
                 return action
-            if (not chunk_source and inbox.request_stamp >= self.t - STAMP_TOLERANCE
-                    and self._images_at < self.t - STAMP_TOLERANCE):
+            if (not chunk_source and inbox.request_stamp >= self.t - SAME_INSTANT
+                    and self._images_at < self.t - SAME_INSTANT):
                 obs = self.env.observe(render=True)  # the requested instant's frames
                 self._publish(obs, status)
             now = time.monotonic()
             if now >= republish:  # for a node that was still starting, or a lost message
-                self._publish(obs, status, images=self._images_at >= self.t - STAMP_TOLERANCE)
+                self._publish(obs, status, images=self._images_at >= self.t - SAME_INSTANT)
                 republish = now + REPUBLISH_S
             if now - start > limit:
                 raise LockstepTimeout(self._silent(limit, first))
@@ -269,11 +269,11 @@ class SimLoop:
         if self.cfg.action_source == 'chunk':
             return head + (f'the policy sent no chunk on {chunk} for the request on {request}'
                            ' (is specprune_policy running, in trigger_mode on_request?)')
-        if inbox.request_stamp < t - STAMP_TOLERANCE:
+        if inbox.request_stamp < t - SAME_INSTANT:
             return head + (f'the executor asked for no chunk and sent no action on {action} '
                            '(is specprune_executor running with use_sim_time:=true and '
                            'lockstep:=true, and enabled?)')
-        if inbox.chunk_stamp < t - STAMP_TOLERANCE:
+        if inbox.chunk_stamp < t - SAME_INSTANT:
             return head + (f'the policy did not answer the executor\'s request on {request} '
                            f'with a chunk on {chunk} (is specprune_policy running, in '
                            'trigger_mode on_request, and receiving the cameras?)')

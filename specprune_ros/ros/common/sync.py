@@ -7,8 +7,6 @@
 * :class:`StalenessMonitor` is the watchdog: which inputs have not arrived for longer than a
   timeout (receipt time on a monotonic clock, so bag stamps and clock offsets do not matter).
 * :class:`WindowStats` and :class:`LogThrottle`: rates, mean/max timings, throttled logging.
-* :class:`StampWatermark`: the newest stamp of a stream, and a wait until it reaches an instant
-  (in simulated time the policy waits for the twist and gripper state of its set's instant).
 
 Everything is thread-safe and imports neither rclpy nor torch.
 """
@@ -350,32 +348,6 @@ class WindowStats:
         rate = (len(values) - 1) / span if len(values) > 1 and span > 0 else 0.0
         return {'count': len(values), 'rate_hz': rate, 'mean': sum(values) / len(values),
                 'max': max(values)}
-
-
-class StampWatermark:
-    """The newest stamp seen on one stream; :meth:`wait_for` an instant (thread-safe)."""
-
-    def __init__(self) -> None:
-        """Nothing seen yet."""
-        self._cond = threading.Condition()
-        self.newest = -math.inf
-
-    def mark(self, stamp: float) -> None:
-        """A message stamped ``stamp`` was handled."""
-        with self._cond:
-            if stamp > self.newest:
-                self.newest = stamp
-                self._cond.notify_all()
-
-    def wait_for(self, stamp: float, timeout: float) -> bool:
-        """Wait up to ``timeout`` s (wall) for a stamp at or after ``stamp``; whether it came."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self.newest >= stamp, timeout)
-
-    def reset(self) -> None:
-        """Forget what was seen."""
-        with self._cond:
-            self.newest = -math.inf
 
 
 class LogThrottle:

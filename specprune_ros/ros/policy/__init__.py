@@ -1,8 +1,9 @@
 """The ``specprune_policy`` node: the VLA with SpecPrune behind ROS 2 topics.
 
 ``node`` (the lifecycle node), ``io`` (its subscriptions, publishers, diagnostics), ``config``
-(its parameters, ROS-free), ``trigger`` (when to infer, ROS-free) and ``gripper_track``
-(gripper state by stamp, ROS-free). May import ``ros.common`` and the ROS-free core.
+(its parameters, ROS-free), ``trigger`` (when to infer, ROS-free), ``gripper_track``
+(gripper state by stamp, ROS-free) and ``instant`` (waiting for an instant's messages).
+May import ``ros.common`` and the ROS-free core.
 """
 
 # Copyright 2026 The specprune_ros Authors

@@ -31,7 +31,7 @@ from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, Rel
 from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import Header, String
 
-from specprune_ros.control.wire import clamp_actions
+from specprune_ros.control.wire import clamp_actions, SAME_INSTANT
 from specprune_ros.errors import InputError
 from specprune_ros.ros.common.conversions import (
     compressed_msg_to_rgb,
@@ -48,7 +48,8 @@ from specprune_ros.ros.common.node_base import (  # noqa: F401  (re-exported for
     NodeLogging,
     ros_type,
 )
-from specprune_ros.ros.common.sync import MatchedSet, StalenessMonitor, StampWatermark
+from specprune_ros.ros.common.sync import MatchedSet, StalenessMonitor
+from specprune_ros.ros.policy.instant import StampWatermark
 from specprune_ros.vla.report import StepReport
 from specprune_ros.vla.state import ee_state_to_proprio
 
@@ -56,7 +57,6 @@ CAMERAS = ('third_person', 'wrist')
 INPUTS = (*CAMERAS, 'ee_state')  # synchronised and watched; the pivot (set stamp) is first
 
 _MSG = load_msg_module()
-STAMP_SLACK = 1e-6  # s: a set stamped this much before a request's stamp still serves it
 INSTANT_WAIT_S = 1.0  # s (wall): simulated time, wait for the set's twist and gripper state
 ActionChunk = _MSG.ActionChunk
 StepStats = _MSG.StepStats
@@ -158,17 +158,17 @@ class PolicyPorts(NodeLogging):
                 partial(self._on_image, cam, compressed), qos_profile_sensor_data))
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        twist = self.create_subscription(TwistStamped, '~/ee_twist', self._on_twist,
+                                         qos_profile_sensor_data)
+        gripper = self.create_subscription(JointState, '~/gripper_state', self._on_gripper,
+                                           qos_profile_sensor_data)
         self.subs += [
             self.create_subscription(PoseStamped, '~/ee_state', self._on_pose,
-                                     qos_profile_sensor_data),
-            self.create_subscription(TwistStamped, '~/ee_twist', self._on_twist,
-                                     qos_profile_sensor_data),
-            self.create_subscription(JointState, '~/gripper_state', self._on_gripper,
-                                     qos_profile_sensor_data),
+                                     qos_profile_sensor_data), twist, gripper,
             self.create_subscription(String, '~/instruction', self._on_instruction, latched),
             self.create_subscription(Header, '~/request', self._on_request, QoSProfile(depth=10))]
-        self.instant_streams = {'ee_twist': (self.subs[-4], self.twist_seen),
-                                'gripper_state': (self.subs[-3], self.gripper_seen)}
+        self.instant_streams = {'ee_twist': (twist, self.twist_seen),
+                                'gripper_state': (gripper, self.gripper_seen)}
         self.chunk_pub = self.create_lifecycle_publisher(ActionChunk, '~/action_chunk',
                                                          QoSProfile(depth=10))
         self.stats_pub = self.create_lifecycle_publisher(StepStats, '~/stats',
@@ -213,7 +213,7 @@ class PolicyPorts(NodeLogging):
         if not self.active or self.node_cfg.trigger_mode != 'on_request':
             return
         stamp = stamp_to_sec(msg.stamp)
-        entry = self.gate.request(stamp - STAMP_SLACK if stamp > 0.0 else -math.inf)
+        entry = self.gate.request(stamp - SAME_INSTANT if stamp > 0.0 else -math.inf)
         if entry is not None:
             self.sets.put(entry)
 
@@ -286,7 +286,7 @@ class PolicyPorts(NodeLogging):
         for name, (sub, mark) in self.instant_streams.items():
             if self.count_publishers(sub.topic_name) == 0:
                 continue
-            if not mark.wait_for(stamp - STAMP_SLACK, INSTANT_WAIT_S):
+            if not mark.wait_for(stamp - SAME_INSTANT, INSTANT_WAIT_S):
                 self.throttle(f'instant:{name}', f'no {name} stamped {stamp:.3f} s within '
                               f'{INSTANT_WAIT_S:g} s; stepping with the newest', self.log_warning)
 

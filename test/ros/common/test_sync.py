@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import math
 import subprocess
 import sys
 import threading
@@ -242,16 +241,3 @@ def test_monitor_a_late_taken_message_never_makes_an_input_fresher() -> None:
     assert mon.ages()['ee_state'] == pytest.approx(1.05)
     mon.mark('ee_state', when=100.9)
     assert mon.stale() == []
-
-
-def test_stamp_watermark_waits_for_an_instant() -> None:
-    from specprune_ros.ros.common.sync import StampWatermark
-
-    mark = StampWatermark()
-    assert not mark.wait_for(1.0, 0.01)
-    threading.Timer(0.05, mark.mark, args=(1.0,)).start()
-    assert mark.wait_for(1.0, 5.0) and mark.newest == 1.0
-    mark.mark(0.5)  # older: kept
-    assert mark.newest == 1.0 and mark.wait_for(0.9, 0.0)
-    mark.reset()
-    assert mark.newest == -math.inf

@@ -74,13 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--executor-params', default='', metavar='KEY=VALUE,...',
                    help='with --via-executor: executor parameters over the main job\'s, e.g. '
                         'blend=latest,request_at_remaining=2 (config/executor.yaml)')
-    model = p.add_mutually_exclusive_group()
-    model.add_argument('--checkpoint', metavar='DIR', help='OpenVLA-OFT checkpoint folder')
-    model.add_argument('--model-preset', '--preset', dest='model_preset', default=None,
-                       choices=sorted(PRESETS),
-                       help='built-in random-initialised model (default: tiny)')
-    model.add_argument('--model', metavar='DIR', help='built-in model saved with model_io')
-    p.add_argument('--unnorm-key', default=None, help='dataset statistics key (--checkpoint)')
+    add_model_arguments(p)
     p.add_argument('--device', default='auto', help="'cpu', 'cuda', 'cuda:1' or 'auto'")
     p.add_argument('--configs', nargs='+', default=list(DEFAULT_CONFIGS), help=_CONFIG_HELP)
     p.add_argument('--seed', type=int, default=7, help='episode seed (OFT: 7)')
@@ -111,7 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _model_spec(args: argparse.Namespace) -> dict[str, object]:
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """Which policy: --checkpoint (with --unnorm-key), --model or --model-preset."""
+    model = p.add_mutually_exclusive_group()
+    model.add_argument('--checkpoint', metavar='DIR', help='OpenVLA-OFT checkpoint folder')
+    model.add_argument('--model-preset', '--preset', dest='model_preset', default=None,
+                       choices=sorted(PRESETS),
+                       help='built-in random-initialised model (default: tiny)')
+    model.add_argument('--model', metavar='DIR', help='built-in model saved with model_io')
+    p.add_argument('--unnorm-key', default=None, help='dataset statistics key (--checkpoint)')
+
+
+def model_spec(args: argparse.Namespace) -> dict[str, object]:
+    """``RunSpec.model`` of the arguments of :func:`add_model_arguments`."""
     if args.checkpoint:
         return {'checkpoint': str(Path(args.checkpoint).resolve()),
                 'unnorm_key': args.unnorm_key}
@@ -158,7 +164,7 @@ def _run(args: argparse.Namespace) -> int:
     executor_config(executor)  # validates them
     spec = RunSpec(suite=args.suite, tasks=tuple(tasks), trials=args.trials,
                    configs=tuple(''.join(t.split()) for t in args.configs),  # user order
-                   model=_model_spec(args),
+                   model=model_spec(args),
                    seed=args.seed, max_steps=args.max_steps,
                    open_loop_steps=args.open_loop_steps, device=args.device,
                    render_size=args.render_size, fast_render=args.fast_render,
@@ -201,7 +207,7 @@ def _replay(args: argparse.Namespace) -> int:
         ('third_person', args.third_person_topic), ('wrist', args.wrist_topic),
         ('pose', args.pose_topic), ('instruction', args.instruction_topic)) if value}
     steps = read_recording(args.replay, topics, args.slop)
-    policy = load_policy_from(_model_spec(args), args.device)
+    policy = load_policy_from(model_spec(args), args.device)
     results = run_replay(policy, configs, steps, args.instruction)
     n_visual = policy.cfg.num_views * policy.cfg.patches_per_view
     print(format_fidelity(results, args.replay, n_visual))

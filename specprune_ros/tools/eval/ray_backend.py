@@ -88,7 +88,7 @@ def run_units_ray(spec: Any, units: list[tuple], on_record: Callable[[dict[str, 
             actor, unit = pending.pop(ready[0])
             try:
                 records = ray.get(ready[0])
-            except (ray.exceptions.RayError, Exception) as exc:  # a unit's failure: retry once
+            except Exception as exc:  # the unit raised or its actor died: retry once
                 tries[id(unit)] += 1
                 if tries[id(unit)] > 1:
                     raise RuntimeError(f'unit {_name(unit)} failed twice on Ray workers: '

@@ -38,7 +38,7 @@ import time
 from specprune_ros.errors import SpecPruneError
 from specprune_ros.sim.cli import parse_ids
 from specprune_ros.sim.config import MAX_STEPS
-from specprune_ros.vla.config import PRESETS
+from specprune_ros.tools.eval.cli import add_model_arguments, model_spec
 
 log = logging.getLogger('specprune_probe')
 
@@ -47,12 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line (building it loads nothing)."""
     p = argparse.ArgumentParser(prog='specprune-probe', description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    model = p.add_mutually_exclusive_group()
-    model.add_argument('--model', metavar='DIR', help='built-in model folder (model_io)')
-    model.add_argument('--checkpoint', metavar='DIR', help='OpenVLA-OFT checkpoint folder')
-    model.add_argument('--preset', '--model-preset', dest='preset', choices=sorted(PRESETS),
-                       help='built-in random-initialised model (a smoke test)')
-    p.add_argument('--unnorm-key', default=None, help='dataset statistics key (--checkpoint)')
+    add_model_arguments(p)
     p.add_argument('--device', default='cpu', help="'cpu', 'cuda', 'cuda:1' or 'auto'")
     source = p.add_mutually_exclusive_group()
     source.add_argument('--hdf5', nargs='+', type=Path, metavar='FILE',
@@ -119,9 +114,7 @@ def _run(args: argparse.Namespace) -> int:
     device = args.device
     if device == 'auto':
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    spec = ({'checkpoint': args.checkpoint, 'unnorm_key': args.unnorm_key} if args.checkpoint
-            else {'model': args.model} if args.model else {'preset': args.preset or 'tiny'})
-    policy = load_policy_from(spec, device)
+    policy = load_policy_from(model_spec(args), device)
     static_layer = configs[0].pruner.static_layer if configs else 2
     settings = run.ProbeSettings(ks=tuple(args.ks or run.DEFAULT_KS), static_layer=static_layer,
                                  random_draws=args.random_draws, attribution=args.attribution)
@@ -142,7 +135,7 @@ def _run(args: argparse.Namespace) -> int:
         queries = run.rollout_queries(policy, args.suite, args.tasks, args.init_states,
                                       args.max_steps, render)
         title = f'{args.suite} tasks {args.tasks}, init states {args.init_states} (rollouts)'
-    name = args.model or args.checkpoint or f'preset {args.preset or "tiny"}'
+    name = args.model or args.checkpoint or f'preset {args.model_preset or "tiny"}'
     t0 = time.perf_counter()
     with tqdm(desc='queries', unit='q', file=sys.stderr) as bar:
         records = run.measure(policy, queries, settings, configs, progress=bar.update)

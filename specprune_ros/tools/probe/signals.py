@@ -26,6 +26,7 @@ import torch
 
 from specprune_ros.errors import InputError
 from specprune_ros.specprune.scorer import task_attention
+from specprune_ros.vla.cut import VisualCut
 from specprune_ros.vla.layout import TokenLayout
 from specprune_ros.vla.model import LoopState
 from specprune_ros.vla.policy import Observation, PreparedStep, VLAPolicy
@@ -120,31 +121,6 @@ class _Capture:
 
 
 @dataclass
-class _StaticCut:
-    """LayerHook: before ``layer`` keep every non-visual row and the ``keep`` visual tokens."""
-
-    layout: TokenLayout
-    layer: int
-    keep: torch.Tensor  # visual indices 0..n-1
-
-    def before_layer(self, layer: int, state: LoopState) -> torch.Tensor | None:
-        if layer != self.layer:
-            return None
-        lay = self.layout
-        visual = (state.kept >= lay.visual.start) & (state.kept < lay.visual.stop)
-        keep = ~visual
-        keep[lay.visual.start + self.keep] = True  # no earlier cut: row == position
-        return torch.nonzero(keep).flatten()
-
-    def wants_qk(self, layer: int) -> bool:
-        return False
-
-    def after_layer(self, layer: int, state: LoopState, q: torch.Tensor | None,
-                    k: torch.Tensor | None) -> None:
-        return None
-
-
-@dataclass
 class Reference:
     """The unpruned run of a query: its chunk and the attention each visual token received."""
 
@@ -192,7 +168,7 @@ class QueryRunner:
         keep = np.unique(np.asarray(keep, dtype=np.int64))
         if keep.size == 0 or keep[0] < 0 or keep[-1] >= self.num_visual:
             raise InputError(f'kept visual tokens must be within 0..{self.num_visual - 1}')
-        hook = _StaticCut(self.layout, self.static_layer,
+        hook = VisualCut(self.layout, self.static_layer,
                           torch.as_tensor(keep, device=self.model.device))
         return self._run(hook)
 

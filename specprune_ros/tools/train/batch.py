@@ -36,6 +36,7 @@ from specprune_ros.tools.train.data import (
     model_actions,
     normalize_actions,
 )
+from specprune_ros.vla.cut import VisualCut
 from specprune_ros.vla.layout import TokenLayout
 from specprune_ros.vla.model import LoopState, VLAModel
 from specprune_ros.vla.policy import NormStats, VLAPolicy
@@ -118,9 +119,14 @@ def batch_order(num_samples: int, batch_size: int, seed: int, step: int) -> np.n
     return perm[k * batch_size:(k + 1) * batch_size]
 
 
-def step_generator(seed: int, step: int) -> torch.Generator:
-    """The augmentation RNG of one step (independent of everything before it)."""
-    mixed = np.random.SeedSequence([seed, step]).generate_state(1, np.uint64)[0]
+def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
+    """An RNG of one step (independent of everything before it).
+
+    ``stream`` 0 draws the augmentation, 1 the visual-token dropout: adding dropout leaves
+    the augmentation of every step as it was.
+    """
+    entropy = [seed, step] + ([stream] if stream else [])
+    mixed = np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0]
     return torch.Generator().manual_seed(int(mixed))
 
 
@@ -176,11 +182,27 @@ def batch_pixels(images: np.ndarray, center_crop: bool, gen: torch.Generator | N
             to_pixels(frames, SIGLIP_MEAN, SIGLIP_STD, device, dtype))
 
 
+def visual_keep(num_visual: int, keep_min: float, gen: torch.Generator) -> torch.Tensor:
+    """A random sorted set of visual indices: a fraction U[keep_min, 1] of ``num_visual``.
+
+    PatchDropout/FLIP-style token dropout. One set per step, shared by its samples, so the
+    step runs as one batch of equal-length sequences (the decoder's cost falls with it).
+    """
+    fraction = keep_min + (1.0 - keep_min) * float(torch.rand(1, generator=gen))
+    k = max(1, round(fraction * num_visual))
+    return torch.randperm(num_visual, generator=gen)[:k].sort().values
+
+
 def forward_chunks(model: VLAModel, prompts: list[tuple[torch.Tensor, TokenLayout]],
                    batch_prompts: list[int], pixels_dino: torch.Tensor,
                    pixels_siglip: torch.Tensor, proprio: torch.Tensor, bos_id: int,
-                   eos_id: int) -> torch.Tensor:
-    """Normalised (B, H, D) chunks by the inference forward (no pruning), differentiable."""
+                   eos_id: int, keep: torch.Tensor | None = None) -> torch.Tensor:
+    """Normalised (B, H, D) chunks by the inference forward, differentiable.
+
+    ``keep`` (visual indices): only those visual tokens enter the decoder, cut before layer 0
+    by :class:`~specprune_ros.vla.cut.VisualCut` as a pruned inference would cut them; None:
+    every token (the unpruned forward).
+    """
     batch = len(batch_prompts)
     patches = model.encode_images(pixels_dino, pixels_siglip)  # (B·V·P, D)
     patches = patches.view(batch, -1, patches.shape[-1])  # (B, V·P, D)
@@ -191,7 +213,8 @@ def forward_chunks(model: VLAModel, prompts: list[tuple[torch.Tensor, TokenLayou
         embeds = torch.cat([model.build_embeddings(prompts[batch_prompts[b]][1], patches[b],
                                                    proprio[b], prompts[batch_prompts[b]][0],
                                                    bos_id, eos_id) for b in members])
-        state = model.run_llm(embeds)  # (b, L, D) rows, every position kept
+        hook = None if keep is None else VisualCut(prompts[batch_prompts[members[0]]][1], 0, keep)
+        state = model.run_llm(embeds, hook)  # (b, L', D) rows at positions state.kept
         for row, b in enumerate(members):
             one = LoopState(state.hidden[row:row + 1], state.cos, state.sin, state.kept)
             out[b] = model.decode_actions(one, prompts[batch_prompts[b]][1])

@@ -20,6 +20,13 @@ from typing import Any
 HELP = {
     'preset': 'model preset (vla/config.py); libero-demo trains on two CPU cores',
     'llm_layers': "LLM depth; 0 = the preset's (>= 4: SpecPrune's static layer 2 + more)",
+    'vision_width': "both towers' width (MLP 4x); 0 = the preset's",
+    'vision_depth': "blocks per tower as checkpoints count them (the last is unused, as in "
+                    "OFT); 0 = the preset's",
+    'vision_heads': "attention heads per tower block; 0 = the preset's",
+    'token_keep_min': 'visual-token dropout: each step keeps a fraction U[token_keep_min, 1] '
+                      'of the visual tokens (a random set, rows removed, positions kept, as '
+                      'pruning removes them); 1 = off',
     'tokenizer': "'word': a word vocabulary from the demos' prompts; 'byte': bytes",
     'unnorm_key': 'key of the statistics in dataset_statistics.json',
     'steps': 'optimiser steps in all', 'batch_size': 'samples per step',
@@ -48,6 +55,10 @@ class TrainConfig:
     out: str
     preset: str = 'libero-demo'
     llm_layers: int = 0  # 0: the preset's depth; else >= 4 (SpecPrune's static layer 2 + more)
+    vision_width: int = 0  # 0: the preset's towers
+    vision_depth: int = 0
+    vision_heads: int = 0
+    token_keep_min: float = 1.0  # 1: no visual-token dropout
     tokenizer: str = 'word'  # 'word' (built from the demos' prompts) or 'byte'
     unnorm_key: str = 'libero_spatial_no_noops'
     steps: int = 3000
@@ -79,8 +90,15 @@ class TrainConfig:
             raise ValueError(f'these must be positive: {bad}')
         if not 0.0 <= self.val_fraction < 1.0 or not 0.0 <= self.min_lr_ratio <= 1.0:
             raise ValueError('val_fraction must be in [0, 1) and min_lr_ratio in [0, 1]')
-        if self.warmup_steps < 0 or self.max_demos_per_task < 0 or self.threads < 0:
-            raise ValueError('warmup_steps, max_demos_per_task and threads must be >= 0')
+        if min(self.warmup_steps, self.max_demos_per_task, self.threads, self.vision_width,
+               self.vision_depth, self.vision_heads) < 0:
+            raise ValueError('warmup_steps, max_demos_per_task, threads and the vision sizes '
+                             'must be >= 0')
+        if self.vision_width and self.vision_heads and self.vision_width % self.vision_heads:
+            raise ValueError(f'vision_width {self.vision_width} must divide by vision_heads '
+                             f'{self.vision_heads}')
+        if not 0.0 < self.token_keep_min <= 1.0:
+            raise ValueError(f'token_keep_min must be in (0, 1], got {self.token_keep_min}')
         if self.llm_layers and self.llm_layers < 4:
             raise ValueError(f'llm_layers must be 0 (the preset\'s) or >= 4 so that SpecPrune\'s '
                              f'static layer 2 and later prune layers exist, got {self.llm_layers}')

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from specprune_ros.errors import ModelConfigError
 from specprune_ros.tools.train.batch import (
     AugmentConfig,
     batch_order,
@@ -37,6 +38,7 @@ from specprune_ros.tools.train.batch import (
     forward_chunks,
     step_generator,
     TrainSet,
+    visual_keep,
 )
 from specprune_ros.tools.train.config import History, TrainConfig
 from specprune_ros.tools.train.data import (
@@ -48,7 +50,7 @@ from specprune_ros.tools.train.data import (
     TrainDataError,
 )
 from specprune_ros.vla import model_io
-from specprune_ros.vla.config import get_preset, PolicyConfig
+from specprune_ros.vla.config import get_preset, PolicyConfig, VisionTowerConfig
 from specprune_ros.vla.model import build_model
 from specprune_ros.vla.policy import NormStats, VLAPolicy
 from specprune_ros.vla.tokenizer import ByteTokenizer, oft_prompt, WordTokenizer
@@ -106,7 +108,18 @@ def model_config(cfg: TrainConfig, vocab_size: int) -> PolicyConfig:
     base = get_preset(cfg.preset)
     llm = replace(base.llm, vocab_size=vocab_size,
                   num_layers=cfg.llm_layers or base.llm.num_layers)
-    return base.replace(tokenizer=cfg.tokenizer, seed=cfg.seed, llm=llm)
+
+    def tower(t: VisionTowerConfig) -> VisionTowerConfig:
+        width = cfg.vision_width or t.hidden_size
+        return replace(t, hidden_size=width, depth=cfg.vision_depth or t.depth,
+                       num_heads=cfg.vision_heads or t.num_heads,
+                       mlp_size=4 * width if cfg.vision_width else t.mlp_size)
+
+    try:
+        return base.replace(tokenizer=cfg.tokenizer, seed=cfg.seed, llm=llm,
+                            dino=tower(base.dino), siglip=tower(base.siglip))
+    except ModelConfigError as exc:
+        raise TrainDataError(f'the model settings do not make a model: {exc}') from exc
 
 
 def build_run(cfg: TrainConfig) -> Run:
@@ -148,23 +161,27 @@ def build_run(cfg: TrainConfig) -> Run:
     return Run(cfg, policy, entry, train, val, val_index, opt, sched, History())
 
 
-def _loss(run: Run, data: TrainSet, samples: np.ndarray, gen: torch.Generator | None
-          ) -> torch.Tensor:
+def _loss(run: Run, data: TrainSet, samples: np.ndarray, gen: torch.Generator | None,
+          step: int = 0) -> torch.Tensor:
     policy, cfg = run.policy, run.policy.cfg
     batch = data.batch(samples)
     model = policy.model
     dino, siglip = batch_pixels(batch.images, cfg.center_crop, gen,
                                 AugmentConfig(enabled=run.cfg.augment), model.device,
                                 model.dtype)
+    keep = None
+    if gen is not None and run.cfg.token_keep_min < 1.0:  # training only; held out sees all
+        keep = visual_keep(cfg.num_views * cfg.patches_per_view, run.cfg.token_keep_min,
+                           step_generator(run.cfg.seed, step, stream=1)).to(model.device)
     pred = forward_chunks(model, data.prompts, batch.prompts, dino, siglip, batch.proprio,
-                          policy.tokenizer.bos_id, policy.tokenizer.eos_id)
+                          policy.tokenizer.bos_id, policy.tokenizer.eos_id, keep)
     return F.l1_loss(pred, batch.target.to(pred.device))
 
 
 def train_step(run: Run, step: int) -> float:
     """One optimiser step on the batch of ``step``; returns its loss."""
     samples = batch_order(len(run.train), run.cfg.batch_size, run.cfg.seed, step)
-    loss = _loss(run, run.train, samples, step_generator(run.cfg.seed, step))
+    loss = _loss(run, run.train, samples, step_generator(run.cfg.seed, step), step)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(run.policy.model.parameters(), run.cfg.grad_clip)

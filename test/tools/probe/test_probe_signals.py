@@ -16,14 +16,12 @@ import torch
 
 from specprune_ros.errors import InputError
 from specprune_ros.tools.probe.signals import (
-    _StaticCut,
     overlap,
     projection,
     QueryRunner,
     top_k,
     uniform_order,
 )
-from specprune_ros.vla.model import LoopState
 from specprune_ros.vla.policy import VLAPolicy
 
 
@@ -54,18 +52,6 @@ def test_uniform_order_covers_the_grid_at_every_prefix() -> None:
 @pytest.fixture(scope='module')
 def runner(tiny_policy, fixture_obs) -> QueryRunner:
     return QueryRunner(tiny_policy, fixture_obs, static_layer=1)
-
-
-def test_the_cut_keeps_exactly_k_tokens_at_their_positions(runner: QueryRunner) -> None:
-    lay = runner.layout
-    hook = _StaticCut(lay, 1, torch.tensor([0, 5, 300]))
-    state = LoopState(torch.zeros(1, lay.total, 4), torch.zeros(1, lay.total, 2),
-                      torch.zeros(1, lay.total, 2), torch.arange(lay.total))
-    assert hook.before_layer(0, state) is None
-    rows = hook.before_layer(1, state)
-    visual = rows[(rows >= lay.visual.start) & (rows < lay.visual.stop)] - lay.visual.start
-    assert visual.tolist() == [0, 5, 300]
-    assert rows.numel() == lay.total - lay.num_visual + 3
 
 
 def test_keeping_every_token_is_the_unpruned_chunk(runner: QueryRunner) -> None:

@@ -155,3 +155,26 @@ def test_cli_bad_input_exits_with_a_message(tmp_path, capsys) -> None:
 def test_tasks_take_the_evaluations_syntax_too(tasks: list[str]) -> None:
     cfg, _, _ = train.parse_args(['--data', 'x.hdf5', '--out', 'o', '--tasks', *tasks])
     assert sorted(cfg.tasks) == [0, 1] and len(cfg.tasks) == 2
+
+
+def test_tower_settings_and_token_dropout_train_and_resume(data, tmp_path) -> None:
+    """Wider, deeper towers and visual-token dropout: a run that saves, loads and resumes."""
+    kw = dict(vision_width=48, vision_depth=3, vision_heads=4, token_keep_min=0.3)
+    part = _cfg(data, tmp_path / 'part', **kw)
+    run_training(part, stop_after=2)
+    resumed = run_training(part, resume=True)
+    whole = run_training(_cfg(data, tmp_path / 'whole', **kw))
+    assert resumed['train_loss'] == whole['train_loss']  # the dropout draws are per step
+    policy = model_io.load_pretrained(tmp_path / 'whole', device='cpu')
+    for tower in (policy.cfg.dino, policy.cfg.siglip):
+        assert (tower.hidden_size, tower.depth, tower.num_heads, tower.mlp_size) == (48, 3, 4, 192)
+    plain = run_training(_cfg(data, tmp_path / 'plain', **{**kw, 'token_keep_min': 1.0}))
+    assert plain['train_loss'] != whole['train_loss']  # the dropout did something
+
+
+@pytest.mark.parametrize('bad', [dict(token_keep_min=0.0), dict(token_keep_min=1.5),
+                                 dict(vision_width=50, vision_heads=4),
+                                 dict(vision_depth=-1)])
+def test_bad_model_settings_are_refused(bad) -> None:
+    with pytest.raises(ValueError):
+        TrainConfig(data=('x',), out='y', **bad)

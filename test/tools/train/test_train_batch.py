@@ -29,10 +29,12 @@ from specprune_ros.tools.train.batch import (
     crop_resize,
     forward_chunks,
     step_generator,
+    visual_keep,
 )
 from specprune_ros.tools.train.config import TrainConfig
 from specprune_ros.tools.train.data import chunk_indices, model_actions, normalize_actions
 from specprune_ros.tools.train.loop import build_run
+from specprune_ros.vla.cut import VisualCut
 from specprune_ros.vla.policy import Observation
 from specprune_ros.vla.preprocess import center_crop_image
 
@@ -106,3 +108,55 @@ def test_training_forward_is_the_policys_forward(run) -> None:
         actions, _ = policy.predict_action_chunk(obs)
         want = policy.norm_stats.unnormalize_actions(pred[b].double().numpy())
         np.testing.assert_allclose(actions, want, atol=1e-5)
+
+
+def test_visual_keep_draws_a_seeded_fraction() -> None:
+    sizes = []
+    for step in range(40):
+        keep = visual_keep(512, 0.3, step_generator(0, step, stream=1))
+        assert torch.equal(keep, visual_keep(512, 0.3, step_generator(0, step, stream=1)))
+        assert torch.equal(keep, keep.unique())  # sorted, no repeats
+        assert 0 <= int(keep[0]) and int(keep[-1]) < 512
+        sizes.append(keep.numel())
+    assert min(sizes) >= round(0.3 * 512) and max(sizes) <= 512
+    assert max(sizes) - min(sizes) > 100  # the fraction varies from step to step
+    assert visual_keep(512, 1.0, step_generator(0, 0, stream=1)).numel() == 512
+    # the dropout stream leaves the augmentation stream as it was
+    assert torch.equal(torch.rand(3, generator=step_generator(4, 2)),
+                       torch.rand(3, generator=step_generator(4, 2, stream=0)))
+    assert not torch.equal(torch.rand(3, generator=step_generator(4, 2)),
+                           torch.rand(3, generator=step_generator(4, 2, stream=1)))
+
+
+def test_dropped_tokens_leave_as_pruning_removes_them(run) -> None:
+    """With ``keep`` the training forward is the policy's forward cut to those tokens."""
+    policy, data = run.policy, run.train
+    samples = np.array([int(np.flatnonzero(data.prompt == p)[0]) for p in range(2)])
+    batch = data.batch(samples)
+    dino, siglip = batch_pixels(batch.images, True, None, AugmentConfig(), torch.device('cpu'),
+                                torch.float32)
+    keep = visual_keep(512, 0.3, step_generator(0, 3, stream=1))
+    model, tok = policy.model, policy.tokenizer
+    with torch.no_grad():
+        every = forward_chunks(model, data.prompts, batch.prompts, dino, siglip, batch.proprio,
+                               tok.bos_id, tok.eos_id)
+        full = forward_chunks(model, data.prompts, batch.prompts, dino, siglip, batch.proprio,
+                              tok.bos_id, tok.eos_id, torch.arange(512))
+        cut = forward_chunks(model, data.prompts, batch.prompts, dino, siglip, batch.proprio,
+                             tok.bos_id, tok.eos_id, keep)
+    torch.testing.assert_close(full, every, rtol=0, atol=1e-6)
+    assert (cut - every).abs().max() > 1e-4  # dropping tokens changes the chunk
+    for b, s in enumerate(samples):
+        d, t = data.index[s]
+        demo = data.frames.demos[d]
+        obs = Observation(images=(batch.images[b, 0], batch.images[b, 1]),
+                          proprio=demo.proprio[t], instruction=demo.instruction)
+        with torch.no_grad():
+            prep = policy.prepare(obs)
+            patches = model.encode_images(prep.pixels_dino, prep.pixels_siglip)
+            embeds = model.build_embeddings(prep.layout, patches, prep.proprio,
+                                            prep.prompt_ids, tok.bos_id, tok.eos_id)
+            state = model.run_llm(embeds, VisualCut(prep.layout, 0, keep))
+            want = model.decode_actions(state, prep.layout)
+        assert state.kept.numel() == prep.layout.total - 512 + keep.numel()
+        torch.testing.assert_close(cut[b], want, rtol=0, atol=1e-5)

@@ -1,4 +1,4 @@
-"""Same-budget baselines for SpecPrune-VLA: ``random``, ``frame_diff``, ``attention_only``.
+"""Same-budget baselines for SpecPrune-VLA, one per entry of ``registry.BASELINES``.
 
 Each baseline keeps exactly a given number of visual tokens entering every decoder layer (a
 *budget*: SpecPrune's ``StepReport.visual_per_layer`` of the paired step, see
@@ -7,6 +7,8 @@ ranks the visual tokens once per step and every cut (the static cut before ``sta
 and the later, smaller budgets) keeps the best-ranked tokens still present:
 
 * ``random``: a uniformly random order (seeded, :meth:`BaselineEngine.set_seed`).
+* ``grid`` (coverage): the uniform order of :mod:`~specprune_ros.specprune.coverage`, so every
+  budget spreads its tokens evenly over both views.
 * ``frame_diff`` (VLA-Cache-like): pixel cosine similarity of each patch to the previous
   query's frame (:func:`specprune_ros.specprune.frames.patch_similarity`); the most changed
   patches first. The *static set* is the at most ``static_top`` (150) most similar patches with
@@ -16,6 +18,8 @@ and the later, smaller budgets) keeps the best-ranked tokens still present:
 * ``attention_only`` (FastV / EfficientVLA-like): the task attention (eq. 1,
   :func:`specprune_ros.specprune.scorer.task_attention`) of layer ``score_layer`` alone (0-based
   1, the paper's "layer 2"), highest first; needs the scoring layer to run on all tokens.
+* ``action_attention`` (VLA-Pruner-like): the same from the action-query rows (the rows that
+  decode the chunk) instead of the task text.
 
 The seam is the policy's own :class:`~specprune_ros.vla.model.LayerHook`
 (``VLAPolicy.predict_action_chunk(obs, hook_factory)``), the same one
@@ -42,11 +46,12 @@ import numpy as np
 import torch
 
 from specprune_ros.errors import ConfigError, InputError
+from specprune_ros.specprune.coverage import grid_rank
 from specprune_ros.specprune.flops import flops_ratio
 from specprune_ros.specprune.frames import patch_similarity
 from specprune_ros.specprune.params import SpecPruneConfig
 from specprune_ros.specprune.registry import BASELINES
-from specprune_ros.specprune.scorer import task_attention
+from specprune_ros.specprune.scorer import query_positions, task_attention
 from specprune_ros.vla.layout import TokenLayout
 from specprune_ros.vla.model import LoopState
 from specprune_ros.vla.policy import Observation, PreparedStep, VLAPolicy
@@ -59,14 +64,15 @@ class BaselineConfig:
     """Which baseline and its constants (defaults: DESIGN.md §6)."""
 
     kind: str
-    score_layer: int = 1  # attention_only: 0-based layer whose task attention ranks
+    score_layer: int = 1  # attention rankers: 0-based layer whose attention ranks
     static_sim: float = 0.996  # frame_diff: similarity from which a patch is static
     static_top: int = 150  # frame_diff: at most this many static patches
     vla_cache_budget: bool = False  # frame_diff: prune exactly the static set (no matching)
 
     def __post_init__(self) -> None:
         if self.kind not in BASELINES:
-            raise ConfigError(f'unknown baseline {self.kind!r}; expected one of {BASELINES}')
+            raise ConfigError(f'unknown baseline {self.kind!r}; expected one of '
+                              f'{tuple(BASELINES)}')
         if self.score_layer < 0 or self.static_top < 0 or not -1 <= self.static_sim <= 1:
             raise ConfigError(f'invalid baseline constants: {self}')
         if self.vla_cache_budget and self.kind != 'frame_diff':
@@ -78,7 +84,8 @@ def layer_budget(cfg: SpecPruneConfig, num_layers: int, num_visual: int, kept: i
     """Visual tokens entering each layer with SpecPrune's schedule and a static cut to ``kept``.
 
     All tokens before ``static_layer``; ``kept`` from there; each layer of L_prune keeps
-    ``min(n, max(min_visual_tokens, ceil(alpha*Q*n)))`` of the n before it (as the pruner).
+    ``min(n, max(floor, ceil(f*n)))`` of the n before it (as the pruner: f = alpha*Q and the
+    floor min_visual_tokens; variant 'authors': theirs).
     """
     if not 0 <= kept <= num_visual:
         raise InputError(f'budget must be in 0..{num_visual} visual tokens, got {kept}')
@@ -88,7 +95,7 @@ def layer_budget(cfg: SpecPruneConfig, num_layers: int, num_visual: int, kept: i
         if layer == cfg.static_layer:
             n = kept
         elif layer in prune:
-            n = min(n, max(cfg.min_visual_tokens, math.ceil(cfg.layer_keep_fraction() * n)))
+            n = min(n, max(cfg.layer_floor(), math.ceil(cfg.layer_keep_fraction() * n)))
         out.append(n)
     return tuple(out)
 
@@ -132,7 +139,7 @@ class BaselinePruner:
     cfg: BaselineConfig
     layout: TokenLayout
     budget: tuple[int, ...]  # visual tokens entering each layer
-    rank: np.ndarray | None  # per visual index (None: attention_only, set after score_layer)
+    rank: np.ndarray | None  # per visual index (None: attention rankers, set after score_layer)
     attn: tuple[int, int, float]  # heads, kv heads, scaling
     device: torch.device
     tiebreak: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -143,6 +150,7 @@ class BaselinePruner:
     scoring_s: float = 0.0
 
     def __post_init__(self) -> None:
+        self.spec = BASELINES[self.cfg.kind]
         self.v_start = self.layout.visual.start
         self._rank_t = None if self.rank is None else torch.as_tensor(self.rank,
                                                                       device=self.device)
@@ -151,21 +159,21 @@ class BaselinePruner:
         return (kept >= self.v_start) & (kept < self.v_start + self.layout.num_visual)
 
     def wants_qk(self, layer: int) -> bool:
-        """Only attention_only scores, in its one layer."""
-        return self.cfg.kind == 'attention_only' and layer == self.cfg.score_layer
+        """Only the attention rankers score, in their one layer."""
+        return self.spec.ranks_by == 'attention' and layer == self.cfg.score_layer
 
     def after_layer(self, layer: int, state: LoopState, q: torch.Tensor | None,
                     k: torch.Tensor | None) -> None:
-        """attention_only: rank the visual tokens by this layer's task attention."""
+        """Attention rankers: rank the visual tokens by this layer's attention (their rows)."""
         if q is None or k is None or not self.wants_qk(layer):
             return
         t0 = time.perf_counter()
         vis_rows = torch.nonzero(self._visual_mask(state.kept)).flatten()
         if vis_rows.numel() != self.layout.num_visual:
-            raise ConfigError(f'attention_only scores layer {layer}, but tokens were pruned '
+            raise ConfigError(f'{self.cfg.kind} scores layer {layer}, but tokens were pruned '
                               'before it: the scoring layer must come before the first cut')
-        task = self.layout.indices(self.layout.task, self.device)
-        text_rows = TokenLayout.rows_of(state.kept, task)
+        positions = query_positions(self.layout, self.spec.score_rows, self.device)
+        text_rows = TokenLayout.rows_of(state.kept, positions)
         heads, kv_heads, scaling = self.attn
         score = task_attention(q, k, state.cos, state.sin, text_rows, vis_rows, heads, kv_heads,
                                scaling)
@@ -181,8 +189,9 @@ class BaselinePruner:
         target, rows = self.budget[layer], None
         if target < vis_rows.numel():
             if self._rank_t is None:
-                raise ConfigError(f'{self.cfg.kind}: no ranking before layer {layer} (for '
-                                  'attention_only, score_layer must come before the first cut)')
+                raise ConfigError(f'{self.cfg.kind}: no ranking before layer {layer} (an '
+                                  'attention ranker\'s score_layer must come before the first '
+                                  'cut)')
             ranks = self._rank_t.index_select(0, state.kept.index_select(0, vis_rows)
                                               - self.v_start)
             top = torch.topk(ranks, target, largest=False, sorted=False).indices
@@ -213,8 +222,9 @@ class BaselineEngine:
         self.base = base or SpecPruneConfig()
         llm = policy.cfg.llm
         self._attn = (llm.num_heads, llm.num_kv_heads, (llm.hidden_size // llm.num_heads) ** -0.5)
-        if cfg.kind == 'attention_only' and cfg.score_layer >= self.base.static_layer:
-            raise ConfigError(f'attention_only: score_layer {cfg.score_layer} must be before the '
+        self.spec = BASELINES[cfg.kind]
+        if self.spec.ranks_by == 'attention' and cfg.score_layer >= self.base.static_layer:
+            raise ConfigError(f'{cfg.kind}: score_layer {cfg.score_layer} must be before the '
                               f'static cut (static_layer {self.base.static_layer})')
         self.schedule = BudgetSchedule()
         self._seed = 0
@@ -252,9 +262,13 @@ class BaselineEngine:
                                                             np.ndarray]:
         """(rank or None, tiebreak, similarity or empty) for this step."""
         tiebreak = self._rng.permutation(n)
-        if self.cfg.kind == 'attention_only':
+        by = self.spec.ranks_by
+        if by == 'attention':
             return None, tiebreak, np.zeros(0)
-        if self.cfg.kind == 'frame_diff' and self._previous is not None:
+        if by == 'grid':
+            side = math.isqrt(prep.layout.patches_per_view)
+            return grid_rank(prep.layout.num_views, side).copy(), tiebreak, np.zeros(0)
+        if by == 'frame_diff' and self._previous is not None:
             sim = np.concatenate([patch_similarity(c, p, self.policy.cfg.patch_size)
                                   for c, p in zip(prep.images, self._previous)])
             return ranks_from_priority(-sim, tiebreak), tiebreak, sim
@@ -295,9 +309,9 @@ class BaselineEngine:
         report.mode = self.cfg.kind
         report.controller_source = 'none'
         report.v_retain = np.sort(kept).astype(np.int64)
-        if self.cfg.kind == 'frame_diff':
+        if self.spec.ranks_by == 'frame_diff':
             report.v_dynamic = report.v_retain
-        elif self.cfg.kind == 'attention_only':
+        elif self.spec.ranks_by == 'attention':
             report.v_local = report.v_retain
         report.tokens_per_layer = pruner.tokens_per_layer
         report.visual_per_layer = pruner.visual_per_layer

@@ -31,6 +31,12 @@ import time
 import numpy as np
 import torch
 
+from specprune_ros.specprune.baselines import (
+    BaselineConfig,
+    BaselineEngine,
+    BudgetSchedule,
+    layer_budget,
+)
 from specprune_ros.specprune.controller import ActionAwareController, ControllerState
 from specprune_ros.specprune.flops import flops_ratio
 from specprune_ros.specprune.frames import compute_v_dynamic_device, FrameHistory
@@ -67,6 +73,7 @@ class SpecPruneEngine:
         self.history = FrameHistory(self._cfg.history_length)
         self._global_scores: torch.Tensor | None = None  # S_i of the previous step (device)
         self._step = 0
+        self._baseline: tuple[SpecPruneConfig, BaselineEngine] | None = None  # method != specprune
         self._graphs_warned = False
         self._configure_graphs(self._cfg)
         llm = policy.model.llm.config
@@ -95,6 +102,7 @@ class SpecPruneEngine:
         self.controller.reset(keep_measured)
         self._global_scores = None
         self._step = 0
+        self._baseline = None
         self.policy.reset()
 
     def update_pose(self, state: EEState) -> None:
@@ -142,7 +150,9 @@ class SpecPruneEngine:
         ``now`` judges the staleness of the EE state (default: the observation's stamp).
         """
         cfg = self._apply_pending()
-        if not cfg.enabled:
+        if cfg.enabled and cfg.method not in ('specprune', 'none'):
+            return self._baseline_step(cfg, obs, now)
+        if not cfg.pruning:
             actions, report = self.policy.predict_action_chunk(obs)
             report.step, self._step = self._step, self._step + 1
             self.history.clear()  # frames would be stale when pruning is switched back on
@@ -152,6 +162,7 @@ class SpecPruneEngine:
         ctrl: ControllerState = self.controller.step(now=obs.stamp if now is None else now)
         controller_s = time.perf_counter() - t0
         built: list[_Built] = []
+        dense = self._step < cfg.warmup_queries  # warm-up: score S_i, prune nothing
 
         model = self.policy.model
         plan = ShapePlan.from_config(cfg, graphs=model.graphs is not None)
@@ -161,12 +172,12 @@ class SpecPruneEngine:
             # the current views, uploaded once with the model's inputs (before any device work)
             frame = torch.from_numpy(np.stack(prep.images)).to(model.device)
             dyn = compute_v_dynamic_device(self.history, prep.images, frame, ctrl.v_for_T, cfg,
-                                           self.policy.cfg.patch_size)
+                                           self.policy.cfg.patch_size, ctrl.mode == 'fine')
             self.history.push(prep.images, frame)
             t2 = time.perf_counter()
             pruner = StepPruner(cfg, prep.layout, self.policy.cfg.llm.num_layers, self._attn,
                                 ctrl.k_base, self._v_global(cfg, prep.layout.num_visual),
-                                dyn.mask, model.device, plan)
+                                dyn.mask, model.device, plan, dense)
             built.append(_Built(pruner, dyn.reference_offset, t2 - t1,
                                 time.perf_counter() - t2))
             return pruner
@@ -183,12 +194,31 @@ class SpecPruneEngine:
         self._global_scores = pruner.importance.clone()  # stays on the device
         self.controller.update_command(actions[0])  # fall-back speed for the next step
         self._fill(report, cfg, ctrl, pruner, record, step.reference_offset)
+        if dense:
+            report.mode = 'warmup'
         parts = {'controller': controller_s, 'bookkeeping': time.perf_counter() - t3,
                  'frames': step.frames_s, 'scoring': pruner.scoring_s,
                  'selection': pruner.selection_s + step.setup_s}
         report.overhead_breakdown_ms = {k: v * 1e3 for k, v in parts.items()}
         report.overhead_ms = sum(report.overhead_breakdown_ms.values())
         report.step, self._step = self._step, self._step + 1
+        return actions, report
+
+    def _baseline_step(self, cfg: SpecPruneConfig, obs: Observation, now: float | None
+                       ) -> tuple[np.ndarray, StepReport]:
+        """``method`` names a baseline: it keeps ``baseline_budget`` tokens at the static cut."""
+        if self._baseline is None or self._baseline[0] != cfg:
+            pcfg = self.policy.cfg
+            engine = BaselineEngine(self.policy, BaselineConfig(cfg.method), cfg)
+            engine.set_budget(BudgetSchedule(fixed=layer_budget(
+                cfg, pcfg.llm.num_layers, pcfg.num_views * pcfg.patches_per_view,
+                min(cfg.baseline_budget, pcfg.num_views * pcfg.patches_per_view))))
+            engine.reset()  # its own query count and RNG; the policy's reset is harmless
+            self._baseline = (cfg, engine)
+        actions, report = self._baseline[1].predict_action_chunk(obs, now)
+        report.step, self._step = self._step, self._step + 1
+        self.history.clear()  # frames and S_i would be stale when SpecPrune is switched back on
+        self._global_scores = None
         return actions, report
 
     def _fill(self, report: StepReport, cfg: SpecPruneConfig, ctrl: ControllerState,

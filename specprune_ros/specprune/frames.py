@@ -318,6 +318,20 @@ def select_dynamic_device(similarity: torch.Tensor, tau: float, k_dynamic: int) 
     return mask.index_put((order,), changed.index_select(0, order))
 
 
+def authors_dynamic_device(similarity: torch.Tensor, tau: float, max_static: int
+                           ) -> torch.Tensor:
+    """variant 'authors': every patch except each view's pixel-static ones, as a (V·P,) mask.
+
+    Static (prunable) = among the patches with Sim >= tau, the ``max_static`` most similar of
+    each view (ties: the lower index). Everything else must be kept.
+    """
+    candidate = similarity >= tau
+    key = similarity.masked_fill(~candidate, float('-inf'))
+    order = torch.argsort(key, dim=1, descending=True, stable=True)[:, :max_static]
+    static = torch.zeros_like(candidate).scatter(1, order, candidate.gather(1, order))
+    return ~static.flatten()
+
+
 @dataclass(frozen=True)
 class DeviceDynamic:
     """Result of :func:`compute_v_dynamic_device`: V_dynamic as a mask, and the T used."""
@@ -328,10 +342,12 @@ class DeviceDynamic:
 
 def compute_v_dynamic_device(history: FrameHistory, current_views: Sequence[np.ndarray],
                              current: torch.Tensor, v: float, cfg: SpecPruneConfig,
-                             patch: int = PATCH) -> DeviceDynamic:
+                             patch: int = PATCH, fine: bool = False) -> DeviceDynamic:
     """:func:`compute_v_dynamic` on the device; ``current`` holds ``current_views`` (V, H, W, 3).
 
-    Call BEFORE pushing the current frame (``history.push(current_views, current)``).
+    Call BEFORE pushing the current frame (``history.push(current_views, current)``). Variant
+    'authors': :func:`authors_dynamic_device` with ``cfg.max_static(fine)``; with no reference
+    frame nothing is static, so every patch is kept.
     """
     views, h, w, _ = current.shape
     empty = torch.zeros(views * (h // patch) * (w // patch), dtype=torch.bool,
@@ -340,8 +356,11 @@ def compute_v_dynamic_device(history: FrameHistory, current_views: Sequence[np.n
         return DeviceDynamic(empty, 0)
     history.check_views(current_views)
     offset = reference_offset(v, len(history), cfg.t_max)
+    authors = cfg.variant == 'authors'
     if offset == 0:
-        return DeviceDynamic(empty, 0)
+        return DeviceDynamic(~empty if authors else empty, 0)
     reference = history.get_tensor(offset - 1, current.device)
     sim = patch_similarity_device(current, reference, patch)
+    if authors:
+        return DeviceDynamic(authors_dynamic_device(sim, cfg.tau, cfg.max_static(fine)), offset)
     return DeviceDynamic(select_dynamic_device(sim, cfg.tau, cfg.k_dynamic), offset)

@@ -22,9 +22,11 @@ from typing import Any
 from specprune_ros.errors import ConfigError
 from specprune_ros.schema import param as _p
 from specprune_ros.schema import SchemaConfig
+from specprune_ros.specprune.registry import METHODS, SCORE_ROWS, VARIANTS
 from specprune_ros.vla.action_space import ROTATION_RAD, TRANSLATION_M
 
 PAPER_PRUNE_LAYERS = (5, 10, 15, 20)  # L_prune of SpecPrune-VLA for a 32-layer Llama-2
+AUTHORS_PRUNE_LAYERS = (5, 10, 15, 20, 25)  # their code's dynamic_prune layers (32 layers)
 PAPER_NUM_LAYERS = 32
 
 
@@ -32,6 +34,30 @@ PAPER_NUM_LAYERS = 32
 class SpecPruneConfig(SchemaConfig):
     """All SpecPrune-VLA constants (paper names in brackets)."""
 
+    # --- what runs, and which reading of the method ---
+    method: str = _p('specprune', 'What runs: specprune; none (the plain model); or a baseline '
+                     'keeping baseline_budget visual tokens at the static cut, then the '
+                     'layer-level schedule of this config: random, grid (uniform coverage), '
+                     'frame_diff (VLA-Cache-like), attention_only (FastV-like, task rows), '
+                     'action_attention (VLA-Pruner-like, action-query rows).', group='method',
+                     choices=METHODS)
+    baseline_budget: int = _p(160, 'Visual tokens a baseline method keeps at the static cut.',
+                              unit='tokens', lo=1, hi=4096, group='method')
+    variant: str = _p('paper', "Reading of SpecPrune-VLA: 'paper' (its text) or 'authors' (their "
+                      'released code: only pixel-static patches may be pruned, at most '
+                      'max_static_coarse/max_static_fine per view; a prune layer keeps '
+                      'authors_layer_keep of the visual tokens, never fewer than '
+                      'authors_min_visual, at their layers {5,10,15,20,25}/32; S_i from every '
+                      'non-visual row).', group='method', choices=VARIANTS)
+    score_rows: str = _p('task', 'Query rows whose attention eq. 1 averages for V_local and S_i: '
+                         'task (the instruction, the paper), action_queries (the rows that '
+                         'decode the actions, VLA-Pruner) or non_visual (every non-visual row). '
+                         "variant 'authors' scores S_i from non_visual whatever this says.",
+                         group='method', choices=SCORE_ROWS)
+    warmup_queries: int = _p(1, 'Queries at the start of an episode that run dense (nothing '
+                             'pruned) while they score S_i (seeding V_global) and fill the frame '
+                             'history; 0 = prune from the first query with V_local alone.',
+                             unit='queries', lo=0, hi=100000, group='method')
     # --- switches (ablations) ---
     enabled: bool = _p(True, 'Master switch; false runs the plain, unpruned model.',
                        group='switches')
@@ -58,6 +84,9 @@ class SpecPruneConfig(SchemaConfig):
                         lo=0, hi=4096, group='static')
     tau: float = _p(0.986, 'Patch cosine similarity below which a patch counts as changed '
                     '[tau].', lo=-1.0, hi=1.0, group='static')
+    k_coverage: int = _p(0, 'Beyond the paper: this many tokens on a uniform grid (a 2-D van '
+                         'der Corput order over both views) join V_retain; 0 = the paper.',
+                         unit='tokens', lo=0, hi=4096, group='static')
     static_layer: int = _p(2, 'Layers that run on all tokens before static pruning (paper: 2).',
                            unit='layers', lo=1, hi=255, read_only=True, group='static')
     # --- frame history / reference frame ---
@@ -82,6 +111,16 @@ class SpecPruneConfig(SchemaConfig):
                     lo=1e-12, hi=1.0, group='layer')
     min_visual_tokens: int = _p(16, 'Never prune below this many visual tokens.',
                                 unit='tokens', lo=0, hi=4096, group='layer')
+    # --- variant 'authors' (their released code) ---
+    max_static_coarse: int = _p(200, "variant 'authors': at most this many pixel-static "
+                                '(prunable) patches per view in coarse mode.', unit='patches',
+                                lo=0, hi=4096, group='authors')
+    max_static_fine: int = _p(220, "variant 'authors': the same in fine mode.", unit='patches',
+                              lo=0, hi=4096, group='authors')
+    authors_layer_keep: float = _p(0.8, "variant 'authors': fraction of the visual tokens each "
+                                   'prune layer keeps.', lo=0.01, hi=1.0, group='authors')
+    authors_min_visual: int = _p(60, "variant 'authors': a prune layer never leaves fewer "
+                                 'visual tokens.', unit='tokens', lo=0, hi=4096, group='authors')
     # --- action-aware controller ---
     v_t_th: float = _p(0.02, 'Translational speed threshold [v_t^th].', unit='m/step', lo=0.0,
                        hi=10.0, group='controller')
@@ -122,16 +161,36 @@ class SpecPruneConfig(SchemaConfig):
         return round(self.alpha * (self.k_fine if fine else self.k_coarse))
 
     def layer_keep_fraction(self) -> float:
-        """Fraction of the visual tokens a prune layer keeps (alpha*Q, at most 1)."""
+        """Fraction of the visual tokens a prune layer keeps (alpha*Q, at most 1; authors: 0.8)."""
+        if self.variant == 'authors':
+            return self.authors_layer_keep
         return min(1.0, self.alpha * self.keep_ratio)
+
+    def layer_floor(self) -> int:
+        """Fewest visual tokens a prune layer leaves."""
+        return self.authors_min_visual if self.variant == 'authors' else self.min_visual_tokens
+
+    def importance_rows(self) -> str:
+        """Whose attention S_i is scored from (authors: every non-visual row)."""
+        return 'non_visual' if self.variant == 'authors' else self.score_rows
+
+    def max_static(self, fine: bool) -> int:
+        """variant 'authors': prunable (pixel-static) patches per view at most."""
+        return self.max_static_fine if fine else self.max_static_coarse
+
+    @property
+    def pruning(self) -> bool:
+        """Whether SpecPrune itself runs (not the plain model, not a baseline)."""
+        return self.enabled and self.method == 'specprune'
 
     def resolved_prune_layers(self, num_layers: int) -> tuple[int, ...]:
         """L_prune for a model of ``num_layers`` (scaling rule: round(l*n/32), after static)."""
         if self.prune_layers:
             layers = self.prune_layers
         else:
+            paper = AUTHORS_PRUNE_LAYERS if self.variant == 'authors' else PAPER_PRUNE_LAYERS
             layers = tuple(math.floor(lay * num_layers / PAPER_NUM_LAYERS + 0.5)
-                           for lay in PAPER_PRUNE_LAYERS)
+                           for lay in paper)
             layers = tuple(max(self.static_layer + 1, lay) for lay in layers)
         return tuple(sorted({lay for lay in layers if self.static_layer < lay < num_layers}))
 

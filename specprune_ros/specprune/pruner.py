@@ -2,7 +2,9 @@
 
 Action level (static, before layer ``static_layer``, paper: after the first two layers):
 ``V_retain = V_global ∪ V_dynamic ∪ V_local`` with ``V_local = V_(1) ∪ V_(2)``, the K_base
-visual tokens of highest task attention in each of the first layers. Layer level (dynamic):
+visual tokens of highest attention from the ``score_rows`` (the task text in the paper) in each
+of the first layers, plus ``k_coverage`` grid tokens (beyond the paper; 0 by default). A
+``dense`` (warm-up) step prunes nothing but still scores S_i. Layer level (dynamic):
 the importance ``S_i`` is refreshed in L_update and the visual tokens with the top α·Q of S_i
 survive each layer of L_prune. Text, proprio, BOS/EOS and action slots are never pruned; rows
 keep their original positions (``LoopState.kept``), so RoPE and the action head are unaffected.
@@ -29,13 +31,15 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass, field
+import math
 import time
 
 import numpy as np
 import torch
 
+from specprune_ros.specprune.coverage import coverage_set
 from specprune_ros.specprune.params import SpecPruneConfig
-from specprune_ros.specprune.scorer import task_attention
+from specprune_ros.specprune.scorer import query_positions, task_attention
 from specprune_ros.specprune.static_shapes import (
     capacities,
     keep_count_device,
@@ -115,23 +119,30 @@ class StepPruner:
     v_dynamic: torch.Tensor
     device: torch.device
     plan: ShapePlan = field(default_factory=ShapePlan)
+    dense: bool = False  # a warm-up query: nothing is pruned, S_i is still scored
     v_local_layers: list[torch.Tensor] = field(default_factory=list)  # eager runs only
     scoring_s: float = 0.0  # task-attention scores and S_i updates (host time)
     selection_s: float = 0.0  # choosing and gathering kept rows (host time)
 
     def __post_init__(self) -> None:
         cfg, lay = self.cfg, self.layout
-        self.static = cfg.use_global or cfg.use_dynamic or cfg.use_local
+        self.static = (cfg.use_global or cfg.use_dynamic or cfg.use_local) and not self.dense
         self.prune_layers = (set(cfg.resolved_prune_layers(self.num_layers))
-                             if cfg.use_layer_pruning else set())
+                             if cfg.use_layer_pruning and not self.dense else set())
         self.update_layers = (set(cfg.resolved_update_layers(self.num_layers))
                               if cfg.use_layer_pruning or cfg.use_global else set())
         use_local = cfg.use_local and self.static
         self.local_layers = set(range(cfg.static_layer)) if use_local else set()
         self.static_layer = (cfg.static_layer if self.static and cfg.static_layer < self.num_layers
                              else None)
-        self.task_pos = lay.indices(lay.task, self.device)
+        self.group_pos = {g: query_positions(lay, g, self.device)
+                          for g in {cfg.score_rows, cfg.importance_rows()}}
         self.v_start = lay.visual.start  # rows before the visual block: BOS, never pruned
+        side = math.isqrt(lay.patches_per_view)
+        self.coverage = torch.zeros(lay.num_visual, dtype=torch.bool, device=self.device)
+        if cfg.k_coverage:
+            grid = coverage_set(lay.num_views, side, cfg.k_coverage)
+            self.coverage[torch.as_tensor(grid, device=self.device)] = True
         self.n_always = lay.total - lay.num_visual
         sizes = [None if v.dtype == torch.bool else v.numel()
                  for v in (self.v_global, self.v_dynamic)]  # index sets: sizes known
@@ -146,7 +157,7 @@ class StepPruner:
                                                     self.layout.num_visual)
         return capacities(self.num_layers, self.layout.num_visual, self.static_layer,
                           static_rows, self.prune_layers, self.cfg.layer_keep_fraction(),
-                          self.cfg.min_visual_tokens)
+                          self.cfg.layer_floor())
 
     # --- StepHook ----------------------------------------------------------------------------
     def begin(self, state: LoopState) -> None:
@@ -175,7 +186,7 @@ class StepPruner:
 
     def graph_key(self, start: int, stop: int) -> Hashable:
         """Host values that shape layers ``start..stop-1``."""
-        return ('specprune', self.cfg, self.layout, self.k_base, self.plan,
+        return ('specprune', self.cfg, self.layout, self.k_base, self.plan, self.dense,
                 tuple(self.caps[start:stop]))
 
     def finish(self, state: LoopState) -> None:
@@ -216,18 +227,28 @@ class StepPruner:
         cap = state.kept.numel() - self.n_always  # visual rows (real and padding)
         vis = slice(self.v_start, self.v_start + cap)
         tail = self.v_start + cap - lay.visual.stop  # row of tail position p: p + tail
-        text_rows = torch.arange(lay.task.start + tail, lay.task.stop + tail, device=self.device)
-        ex['ok'] = ex['ok'] & (state.kept.index_select(0, text_rows) == self.task_pos).all()
         alive = state.row_alive()
-        score = task_attention(q, k, state.cos, state.sin, text_rows, vis, self.attn.num_heads,
-                               self.attn.num_kv_heads, self.attn.scaling, alive)
+        scores: dict[str, torch.Tensor] = {}
+
+        def scored(group: str) -> torch.Tensor:  # eq. 1 with this group's query rows
+            if group not in scores:
+                pos = self.group_pos[group]
+                rows = torch.where(pos < self.v_start, pos, pos + tail)
+                ex['ok'] = ex['ok'] & (state.kept.index_select(0, rows) == pos).all()
+                scores[group] = task_attention(q, k, state.cos, state.sin, rows, vis,
+                                               self.attn.num_heads, self.attn.num_kv_heads,
+                                               self.attn.scaling, alive)
+            return scores[group]
+
         vis_idx = state.kept[vis] - self.v_start  # original visual ids
-        if layer in self.local_layers:  # V_(l): top-K_base by task attention in this layer
+        if layer in self.local_layers:  # V_(l): top-K_base by the score_rows' attention
+            score = scored(self.cfg.score_rows)
             top = torch.topk(score, min(self.k_base, cap), sorted=False).indices
             local = vis_idx.index_select(0, top)
             self.v_local_layers.append(local)
             ex['v_local'] = ex['v_local'].index_fill(0, local, True)
         if layer in self.update_layers:  # S_i ← (1−β)·S_i + β·ω_rank,i·ω_conf
+            score = scored(self.cfg.importance_rows())
             real = None if alive is None else alive[vis]
             s = rank_weights(score, self.cfg.rank_k, real) * layer_confidence(
                 score, self.cfg.eps, real)
@@ -245,6 +266,7 @@ class StepPruner:
             retain = retain | ex['v_global']
         if cfg.use_dynamic:
             retain = retain | ex['v_dynamic']
+        retain = retain | self.coverage  # V_coverage (k_coverage = 0: empty)
         ex['v_retain'], ex['retain_count'] = retain, retain.sum()
 
     # --- selection ---------------------------------------------------------------------------
@@ -279,7 +301,7 @@ class StepPruner:
             s = s.masked_fill(~alive[vis], float('-inf'))  # padding is never selected
         order = torch.argsort(s, descending=True, stable=True)[:new_cap]
         n_keep = keep_count_device(ex['n_visual'], self.cfg.layer_keep_fraction(),
-                                   self.cfg.min_visual_tokens)
+                                   self.cfg.layer_floor())
         if state.alive is not None:  # the first n_keep by S_i are real, the rest padding
             real = torch.arange(new_cap, device=self.device) < n_keep
             state.alive = state.alive.index_fill(0, vis_pos, False).index_put(

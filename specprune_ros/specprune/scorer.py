@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from transformers.models.llama.modeling_llama import repeat_kv, rotate_half
 
+from specprune_ros.vla.layout import TokenLayout
+
 
 def task_attention(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
                    text_rows: torch.Tensor, visual_rows: torch.Tensor | slice, num_heads: int,
@@ -49,3 +51,21 @@ def task_attention(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: tor
     if isinstance(visual_rows, slice):
         return mean[visual_rows]
     return mean.index_select(0, visual_rows)
+
+
+def query_positions(layout: TokenLayout, group: str, device: torch.device | str = 'cpu'
+                    ) -> torch.Tensor:
+    """Sequence positions of the query rows ``group`` (a ``registry.SCORE_ROWS`` entry).
+
+    ``task``: the instruction's tokens (the paper); ``action_queries``: the rows that decode the
+    action chunk (VLA-Pruner); ``non_visual``: every row that is not a visual token (the authors'
+    S_i: BOS, prompt, proprio, action slots, EOS).
+    """
+    if group == 'task':
+        return layout.indices(layout.task, device)
+    if group == 'action_queries':
+        return layout.indices(layout.action_queries, device)
+    if group == 'non_visual':
+        return torch.cat([torch.arange(layout.visual.start, device=device),
+                          torch.arange(layout.visual.stop, layout.total, device=device)])
+    raise ValueError(f'unknown query rows {group!r}; expected task, action_queries or non_visual')

@@ -12,11 +12,13 @@ the action head and never selected by a later layer cut.
 * ``bucket = b``: the static cut rounds that count up to a multiple of b, so the rest of the
   step has one of ``num_visual / b`` shapes (one CUDA graph each).
 * ``sync_free = True``: the static cut is sized by its upper bound
-  ``|V_global| + |V_dynamic| + |V_local| <= K_G + K_D + static_layer * K_base`` (rounded to the
-  bucket), so nothing is read on the host during the step, at the price of more padding.
+  ``|V_global| + |V_dynamic| + |V_local| + |V_coverage| <= K_G + K_D + static_layer * K_base +
+  k_coverage`` (rounded to the bucket; variant 'authors': every non-static patch may be in
+  V_dynamic), so nothing is read on the host during the step, at the price of more padding.
 
 After the static cut the capacities follow from C alone: a prune layer keeps
-``keep_count(C) = min(C, max(min_visual, ceil(alpha*Q * C)))`` rows. ``keep_count`` is
+``keep_count(C) = min(C, max(floor, ceil(f * C)))`` rows (f = alpha*Q, the floor
+``min_visual_tokens``; variant 'authors': their 0.8 and 60). ``keep_count`` is
 monotone, so the real count of kept tokens (the same formula applied on the device to the
 real count) never exceeds the capacity.
 """
@@ -102,8 +104,10 @@ def static_bound(cfg: SpecPruneConfig, k_base: int, num_visual: int,
     """
     local = cfg.static_layer * min(k_base, num_visual) if cfg.use_local else 0
     g = cfg.k_global if n_global is None else n_global
-    d = cfg.k_dynamic if n_dynamic is None else n_dynamic
-    bound = (g if cfg.use_global else 0) + (d if cfg.use_dynamic else 0) + local
+    most_dynamic = num_visual if cfg.variant == 'authors' else cfg.k_dynamic  # all non-static
+    d = most_dynamic if n_dynamic is None else n_dynamic
+    bound = ((g if cfg.use_global else 0) + (d if cfg.use_dynamic else 0) + local
+             + cfg.k_coverage)
     return min(num_visual, bound)
 
 

@@ -25,9 +25,11 @@ from specprune_ros.specprune.baselines import (
     layer_budget,
     ranks_from_priority,
 )
+from specprune_ros.specprune.coverage import coverage_set
 from specprune_ros.specprune.engine import SpecPruneEngine
 from specprune_ros.specprune.params import SpecPruneConfig
-from specprune_ros.specprune.scorer import task_attention
+from specprune_ros.specprune.registry import BASELINES
+from specprune_ros.specprune.scorer import query_positions, task_attention
 from specprune_ros.vla.layout import TokenLayout
 
 N_VIS = 512
@@ -68,7 +70,7 @@ def _reference_budget(tiny_policy, obs) -> tuple[int, ...]:
     return tuple(rep.visual_per_layer)
 
 
-@pytest.mark.parametrize('kind', ['random', 'frame_diff', 'attention_only'])
+@pytest.mark.parametrize('kind', list(BASELINES))
 def test_baseline_keeps_exactly_the_matched_count(tiny_policy, fixture_obs, kind) -> None:
     budget = _reference_budget(tiny_policy, fixture_obs)
     assert budget[2] < N_VIS and budget[-1] < budget[2]  # a real cut and a layer-level cut
@@ -128,10 +130,10 @@ def test_frame_diff_vla_cache_prunes_the_static_set(tiny_policy, fixture_obs) ->
 
 
 class _Capture:
-    """Records the task attention of layer 1 on the unpruned sequence (keeps every row)."""
+    """Records layer 1's attention from ``rows`` on the unpruned sequence (keeps every row)."""
 
-    def __init__(self, layout: TokenLayout, llm) -> None:
-        self.layout, self.llm, self.score = layout, llm, None
+    def __init__(self, layout: TokenLayout, llm, rows: str = 'task') -> None:
+        self.layout, self.llm, self.score, self.rows = layout, llm, None, rows
 
     def wants_qk(self, layer: int) -> bool:
         return layer == 1
@@ -144,22 +146,24 @@ class _Capture:
             return
         lay = self.layout
         vis = torch.arange(lay.visual.start, lay.visual.stop)
-        self.score = task_attention(q, k, state.cos, state.sin, lay.indices(lay.task), vis,
+        queries = query_positions(lay, self.rows)  # no cut yet: rows are positions
+        self.score = task_attention(q, k, state.cos, state.sin, queries, vis,
                                     self.llm.num_heads, self.llm.num_kv_heads,
                                     (self.llm.hidden_size // self.llm.num_heads) ** -0.5)
 
 
-def test_attention_only_keeps_the_top_of_layer_2(tiny_policy, fixture_obs) -> None:
+@pytest.mark.parametrize('kind', ['attention_only', 'action_attention'])
+def test_attention_rankers_keep_the_top_of_layer_2(tiny_policy, fixture_obs, kind) -> None:
     caps = []
 
     def factory(prep):
-        caps.append(_Capture(prep.layout, tiny_policy.cfg.llm))
+        caps.append(_Capture(prep.layout, tiny_policy.cfg.llm, BASELINES[kind].score_rows))
         return caps[-1]
 
     tiny_policy.predict_action_chunk(fixture_obs, factory)
     score = caps[0].score.numpy()
     k = 40
-    engine = BaselineEngine(tiny_policy, BaselineConfig('attention_only'))
+    engine = BaselineEngine(tiny_policy, BaselineConfig(kind))
     engine.set_budget(BudgetSchedule(fixed=layer_budget(SpecPruneConfig(), 6, N_VIS, k)))
     engine.reset()
     _, rep = engine.predict_action_chunk(fixture_obs)
@@ -167,10 +171,31 @@ def test_attention_only_keeps_the_top_of_layer_2(tiny_policy, fixture_obs) -> No
     assert math.isclose(np.sort(score)[-k], score[expected].min())
     assert rep.v_retain.tolist() == expected.tolist()
     with pytest.raises(ConfigError, match='score_layer'):
-        BaselineEngine(tiny_policy, BaselineConfig('attention_only', score_layer=2))
+        BaselineEngine(tiny_policy, BaselineConfig(kind, score_layer=2))
 
 
-@pytest.mark.parametrize('kind', ['random', 'frame_diff', 'attention_only'])
+def test_action_and_task_attention_rank_differently(tiny_policy, fixture_obs) -> None:
+    kept = {}
+    for kind in ('attention_only', 'action_attention'):
+        engine = BaselineEngine(tiny_policy, BaselineConfig(kind))
+        engine.set_budget(BudgetSchedule(fixed=layer_budget(SpecPruneConfig(), 6, N_VIS, 40)))
+        engine.reset()
+        kept[kind] = set(engine.predict_action_chunk(fixture_obs)[1].v_retain.tolist())
+    assert kept['attention_only'] != kept['action_attention']
+
+
+@pytest.mark.parametrize('k', [8, 64, 200])
+def test_grid_keeps_the_uniform_prefix(tiny_policy, fixture_obs, k) -> None:
+    engine = BaselineEngine(tiny_policy, BaselineConfig('grid'))
+    engine.set_budget(BudgetSchedule(fixed=layer_budget(SpecPruneConfig(), 6, N_VIS, k)))
+    engine.reset()
+    _, rep = engine.predict_action_chunk(fixture_obs)
+    assert rep.v_retain.tolist() == coverage_set(2, 16, k).tolist()
+    per_view = np.bincount(rep.v_retain // 256, minlength=2)
+    assert abs(int(per_view[0]) - int(per_view[1])) <= 1  # both views alike
+
+
+@pytest.mark.parametrize('kind', list(BASELINES))
 def test_parity_with_a_budget_of_every_token(tiny_policy, fixture_obs, kind) -> None:
     plain, _ = tiny_policy.predict_action_chunk(fixture_obs)
     engine = BaselineEngine(tiny_policy, BaselineConfig(kind))

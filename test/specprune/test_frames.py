@@ -373,3 +373,15 @@ def test_history_rejects_a_tensor_of_other_frames(real_views):
         hist.push(real_views, _tensor(real_views)[:1])
     hist.push(real_views, _tensor(real_views))
     assert torch.equal(hist.get_tensor(0, 'cpu'), _tensor(real_views))
+
+
+def test_authors_static_pool_is_capped_per_view() -> None:
+    from specprune_ros.specprune.frames import authors_dynamic_device
+    sim = torch.tensor([[0.999, 0.990, 0.5, 0.9999],  # view 0: three at or above tau
+                        [0.2, 0.3, 0.995, 0.1]], dtype=torch.float64)
+    keep = authors_dynamic_device(sim, 0.986, 2).view(2, 4)
+    # view 0: the two most similar static patches (3, 0) may go; 0.990 is capped, 0.5 changed
+    assert keep[0].tolist() == [False, True, True, False]
+    assert keep[1].tolist() == [True, True, False, True]
+    assert authors_dynamic_device(sim, 0.986, 0).all()  # no pool: keep everything
+    assert authors_dynamic_device(sim, 2.0, 200).all()  # nothing similar enough

@@ -38,7 +38,9 @@ def test_schema_covers_every_field_with_text():
     assert [s.name for s in specs] == names
     for s in specs:
         assert s.description and s.group
-        assert s.type in (bool, int, float, tuple)
+        assert s.type in (bool, int, float, tuple, str)
+        if s.type is str:  # every text parameter is one of named values
+            assert s.default in s.choices
         if s.type in (int, float):
             assert s.min is not None and s.max is not None and s.min <= s.default <= s.max
 
@@ -87,3 +89,32 @@ def test_invalid_values_are_rejected_with_reason(change, message):
 def test_coerce_int_to_float():
     assert coerce('alpha', 1) == 1.0 and isinstance(coerce('alpha', 1), float)
     assert coerce('prune_layers', [4, 5]) == (4, 5)
+
+
+def test_the_authors_variant_changes_exactly_its_rules():
+    paper, authors = SpecPruneConfig(), SpecPruneConfig(variant='authors')
+    assert paper.resolved_prune_layers(32) == (5, 10, 15, 20)
+    assert authors.resolved_prune_layers(32) == (5, 10, 15, 20, 25)  # their dynamic_prune
+    assert (paper.layer_keep_fraction(), paper.layer_floor()) == (0.9, 16)
+    assert (authors.layer_keep_fraction(), authors.layer_floor()) == (0.8, 60)
+    assert authors.replace(alpha=0.3).layer_keep_fraction() == 0.8  # not alpha*Q
+    assert paper.importance_rows() == 'task' and authors.importance_rows() == 'non_visual'
+    assert paper.replace(score_rows='action_queries').importance_rows() == 'action_queries'
+    assert (authors.max_static(False), authors.max_static(True)) == (200, 220)
+    assert authors.k_base(True) == paper.k_base(True)  # V_local as the paper
+
+
+@pytest.mark.parametrize('name, value', [('variant', 'author'), ('score_rows', 'text'),
+                                         ('method', 'fastv')])
+def test_unknown_names_are_refused_with_the_allowed_ones(name, value):
+    with pytest.raises(ConfigError, match=r'allowed|one of|expected') as err:
+        SpecPruneConfig().replace(**{name: value})
+    spec = {s.name: s for s in schema()}[name]
+    assert all(choice in str(err.value) for choice in spec.choices)
+
+
+def test_pruning_runs_only_for_the_specprune_method():
+    assert SpecPruneConfig().pruning
+    assert not SpecPruneConfig(enabled=False).pruning
+    assert not SpecPruneConfig(method='none').pruning
+    assert not SpecPruneConfig(method='grid').pruning

@@ -8,14 +8,18 @@ Names (SpecPrune family: the suite's preset, ``specprune.params.PRESETS``, plus 
 * Paper Table 2 ablations: ``static_only`` (action-level static pruning, no layer-level
   pruning, no controller: always coarse), ``layer_level`` (static + layer-level, no
   controller); the full method is ``specprune``.
-* Baselines (``specprune.baselines``): ``random``, ``frame_diff``, ``attention_only``. Keys:
+* Baselines (``specprune.registry.BASELINES``): ``random``, ``grid``, ``frame_diff``,
+  ``attention_only``, ``action_attention``. Keys:
   ``budget=match`` (default: SpecPrune's kept tokens per layer of the paired query, see
   ``BudgetSchedule``) or ``budget=N`` (a fixed static cut of N visual tokens with SpecPrune's
   layer schedule); ``ref=LABEL`` the configuration to match, by label (``ref=layer_level``) or
   by its 0-based position in ``--configs`` (``ref=2``, for labels with keys); default: plain
   ``specprune`` if listed, else the first ``specprune:...``, else the first ablation.
   frame_diff: ``budget=vla_cache`` (prune exactly the static set), ``static_sim``,
-  ``static_top``; attention_only: ``score_layer`` (0-based).
+  ``static_top``; attention_only and action_attention: ``score_layer`` (0-based).
+* Method parameters are SpecPruneConfig keys too: ``specprune:variant=authors``,
+  ``specprune:score_rows=action_queries``, ``specprune:k_coverage=64``,
+  ``specprune:warmup_queries=0``.
 
 Values: ``true``/``false``, integers, floats, lists separated by ``/`` (``prune_layers=3/5``).
 A configuration's label is its text without spaces; labels must be unique.
@@ -37,7 +41,7 @@ from typing import Any, TYPE_CHECKING
 
 from specprune_ros.errors import ConfigError, InputError
 from specprune_ros.specprune.params import preset, PRESETS, SpecPruneConfig
-from specprune_ros.specprune.registry import ABLATIONS, BASELINE_OPTIONS, BASELINES
+from specprune_ros.specprune.registry import ABLATIONS, BASELINES
 
 if TYPE_CHECKING:  # torch-free at import: ``specprune-eval --help`` stays instant
     from specprune_ros.specprune.baselines import BaselineConfig, BaselineEngine
@@ -110,10 +114,10 @@ def parse_config(text: str, suite: str) -> EvalConfig:
             return EvalConfig(label, name, base.replace(enabled=False))
         if name in FAMILY:
             return EvalConfig(label, name, base.replace(**{**ABLATIONS.get(name, {}), **keys}))
-        unknown = sorted(set(keys) - BASELINE_OPTIONS[name])
+        unknown = sorted(set(keys) - BASELINES[name].options)
         if unknown:
             raise InputError(f'{text!r}: unknown key(s) {unknown}; {name} takes '
-                             f'{sorted(BASELINE_OPTIONS[name])}')
+                             f'{sorted(BASELINES[name].options)}')
         budget = keys.pop('budget', 'match')
         ref = keys.pop('ref', None)
         fixed = None

@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 
 from specprune_ros.errors import InputError
+from specprune_ros.specprune.coverage import uniform_order
 from specprune_ros.specprune.frames import patch_similarity
 from specprune_ros.tools.eval.configs import EvalConfig, make_runner
 from specprune_ros.tools.eval.replay import normalize_actions
-from specprune_ros.tools.probe.signals import overlap, QueryRunner, top_k, uniform_order
+from specprune_ros.tools.probe.signals import overlap, QueryRunner, top_k
 from specprune_ros.vla.policy import Observation, VLAPolicy
 from specprune_ros.vla.state import EEState
 

@@ -56,31 +56,6 @@ def overlap(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.intersect1d(a, b).size / a.size)
 
 
-def _bit_reverse(x: int, bits: int) -> int:
-    return int(f'{x:0{bits}b}'[::-1], 2) if bits else 0
-
-
-def uniform_order(num_views: int, side: int) -> np.ndarray:
-    """A priority per visual token whose every top-K prefix covers the grid evenly.
-
-    Within a view, the bit-reversed Morton code of (row, col) (a 2-D van der Corput order);
-    views alternate. Coverage without any ranking: the probe's "uniform grid" signal.
-    Returns (num_views * side * side,) float64, higher = kept first.
-    """
-    bits = max(1, (side - 1).bit_length())
-    n = side * side
-    order = np.empty(num_views * n)
-    for r in range(side):
-        for c in range(side):
-            morton = 0
-            for b in range(bits):
-                morton |= ((r >> b) & 1) << (2 * b + 1) | ((c >> b) & 1) << (2 * b)
-            rank = _bit_reverse(morton, 2 * bits)
-            for v in range(num_views):
-                order[v * n + r * side + c] = -(rank * num_views + v)
-    return order
-
-
 def projection(shape: torch.Size, gen: torch.Generator) -> torch.Tensor:
     """A random output projection ``w`` of the attribution (float64, on the CPU)."""
     return torch.randn(shape, generator=gen, dtype=torch.float64)

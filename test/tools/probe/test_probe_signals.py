@@ -20,7 +20,6 @@ from specprune_ros.tools.probe.signals import (
     projection,
     QueryRunner,
     top_k,
-    uniform_order,
 )
 from specprune_ros.vla.policy import VLAPolicy
 
@@ -36,17 +35,6 @@ def test_top_k_and_overlap_by_hand() -> None:
         top_k(scores, 6)
     with pytest.raises(InputError):
         overlap(np.array([1, 2]), np.array([1]))
-
-
-def test_uniform_order_covers_the_grid_at_every_prefix() -> None:
-    order = uniform_order(2, 16)
-    assert order.shape == (512,) and len(set(order.tolist())) == 512
-    for per_view, block in ((4, 8), (16, 4), (64, 2)):  # one token per block of each view
-        keep = top_k(order, 2 * per_view)
-        for v in range(2):
-            cells = keep[(keep >= v * 256) & (keep < (v + 1) * 256)] - v * 256
-            blocks = {(int(c) // 16 // block, int(c) % 16 // block) for c in cells}
-            assert len(cells) == per_view and len(blocks) == per_view, (per_view, v)
 
 
 @pytest.fixture(scope='module')

@@ -81,7 +81,7 @@ SOURCE_PRIORITY: tuple[str, ...] = ('local', 'dynamic', 'global', 'kept')
 #: Exact colour of the mode swatch in the header.
 MODE_COLOURS: dict[str, tuple[int, int, int]] = {
     'coarse': (0, 255, 255), 'fine': (255, 0, 255), 'off': (128, 128, 128),
-    'unknown': (255, 255, 0)}
+    'warmup': (255, 128, 0), 'unknown': (255, 255, 0)}
 DIM = 90  # pruned pixel = pixel * DIM >> 8 (at most 89)
 TINT = 64  # kept interior = (pixel * (256 - TINT) + colour * TINT) >> 8
 PRUNED_LEGEND = (60, 60, 60)

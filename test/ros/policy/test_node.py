@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from specprune_ros.ros.policy.config import NodeConfig
+from specprune_ros.ros.policy.config import NodeConfig, spec_map
 from specprune_ros.specprune.debug_image import decode_kept_tokens
 
 try:  # the ROS-free suite runs anywhere: skip this module without rclpy and the msgs
@@ -159,6 +159,35 @@ def test_parameter_set_applies_at_next_step_and_invalid_is_rejected(node: Any,
     assert 'rejected parameters' in node.log()
     restore = peer.set_params({'k_global': 64, 'alpha': 1.0})
     assert all(r.successful for r in restore)
+
+
+def test_method_and_variant_are_set_through_the_parameter_service(node: Any,
+                                                                  peer: Peer) -> None:
+    """A user A/Bs a baseline or the authors' variant with ``ros2 param set`` on the node."""
+    def run_after(values: dict[str, Any]) -> list[Any]:
+        results = peer.set_params(values)
+        assert all(r.successful for r in results), [r.reason for r in results]
+        after = max(peer.published)
+        assert stream_until(peer, lambda: sum(key(s.header.stamp) > after
+                                              for s in list(peer.stats)) >= 2, 60.0), node.log()
+        return [s for s in list(peer.stats) if key(s.header.stamp) > after]
+
+    try:
+        new = run_after({'variant': 'authors', 'method': 'random', 'baseline_budget': 100})
+        assert all(s.mode == 'random' and s.kept_total == 100 for s in new), \
+            [(s.mode, s.kept_total) for s in new]
+        new = run_after({'method': 'specprune'})  # the authors' variant of SpecPrune itself
+        assert all(s.mode in ('coarse', 'fine', 'warmup') for s in new)
+        for name, value in (('method', 'fastv'), ('variant', 'author'),
+                            ('score_rows', 'text')):
+            bad = peer.set_params({name: value})[0]
+            assert not bad.successful and name in bad.reason, bad.reason
+            allowed = spec_map()[name].choices
+            assert all(choice in bad.reason for choice in allowed), bad.reason
+    finally:
+        restore = peer.set_params({'variant': 'paper', 'method': 'specprune',
+                                   'baseline_budget': 160})
+        assert all(r.successful for r in restore)
 
 
 def test_stale_state_publishes_no_action_and_says_which(node: Any, peer: Peer) -> None:

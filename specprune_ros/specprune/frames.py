@@ -347,7 +347,8 @@ def compute_v_dynamic_device(history: FrameHistory, current_views: Sequence[np.n
 
     Call BEFORE pushing the current frame (``history.push(current_views, current)``). Variant
     'authors': :func:`authors_dynamic_device` with ``cfg.max_static(fine)``; with no reference
-    frame nothing is static, so every patch is kept.
+    frame the current one is its own reference, as in their code (every patch is static, so
+    the capped pool is pruned unless attention keeps it).
     """
     views, h, w, _ = current.shape
     empty = torch.zeros(views * (h // patch) * (w // patch), dtype=torch.bool,
@@ -357,10 +358,14 @@ def compute_v_dynamic_device(history: FrameHistory, current_views: Sequence[np.n
     history.check_views(current_views)
     offset = reference_offset(v, len(history), cfg.t_max)
     authors = cfg.variant == 'authors'
-    if offset == 0:
-        return DeviceDynamic(~empty if authors else empty, 0)
-    reference = history.get_tensor(offset - 1, current.device)
-    sim = patch_similarity_device(current, reference, patch)
+    if offset == 0 and not authors:
+        return DeviceDynamic(empty, 0)
+    if offset == 0:  # the authors compare the first frame with itself: every patch is static
+        sim = torch.ones(views, (h // patch) * (w // patch), dtype=torch.float64,
+                         device=current.device)
+    else:
+        reference = history.get_tensor(offset - 1, current.device)
+        sim = patch_similarity_device(current, reference, patch)
     if authors:
         return DeviceDynamic(authors_dynamic_device(sim, cfg.tau, cfg.max_static(fine)), offset)
     return DeviceDynamic(select_dynamic_device(sim, cfg.tau, cfg.k_dynamic), offset)

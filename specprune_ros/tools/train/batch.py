@@ -145,13 +145,21 @@ def crop_resize(x: torch.Tensor, corner: torch.Tensor, area: float) -> torch.Ten
     return F.grid_sample(x, grid, mode='bilinear', padding_mode='border', align_corners=True)
 
 
-def augment(images: torch.Tensor, gen: torch.Generator, aug: AugmentConfig) -> torch.Tensor:
-    """(N, S, S, 3) uint8 → (N, 3, S, S) float in [0, 1]: random crop + colour jitter."""
+def augment(images: torch.Tensor, gen: torch.Generator, aug: AugmentConfig,
+            draw: tuple[int, int] | None = None) -> torch.Tensor:
+    """(N, S, S, 3) uint8 → (N, 3, S, S) float in [0, 1]: random crop + colour jitter.
+
+    ``draw`` = (start, total): these N images are rows start..start+N of a batch of ``total``
+    (one process's shard); the draws are made for the whole batch, so every image gets the
+    augmentation it would get in a single process.
+    """
     x = images.permute(0, 3, 1, 2).float() / 255.0
     n = x.shape[0]
+    start, total = draw if draw is not None else (0, n)
     side = math.sqrt(aug.crop_area)
-    x = crop_resize(x, torch.rand(n, 2, generator=gen) * (1.0 - side), aug.crop_area)
-    u = torch.rand(n, 3, generator=gen) * 2.0 - 1.0
+    corner = torch.rand(total, 2, generator=gen)[start:start + n]
+    x = crop_resize(x, corner * (1.0 - side), aug.crop_area)
+    u = torch.rand(total, 3, generator=gen)[start:start + n] * 2.0 - 1.0
     x = x + (aug.brightness * u[:, 0]).view(n, 1, 1, 1)
     mean = x.mean(dim=(2, 3), keepdim=True)
     x = (x - mean) * (1.0 + aug.contrast * u[:, 1]).view(n, 1, 1, 1) + mean
@@ -165,16 +173,19 @@ def _normalise(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...])
 
 
 def batch_pixels(images: np.ndarray, center_crop: bool, gen: torch.Generator | None,
-                 aug: AugmentConfig, device: torch.device, dtype: torch.dtype
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+                 aug: AugmentConfig, device: torch.device, dtype: torch.dtype,
+                 shard: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, V, S, S, 3) uint8 → DINOv2 and SigLIP pixels (B·V, 3, S, S), sample-major.
 
-    With ``gen`` (training): :func:`augment`. Without (evaluation): the inference path,
+    With ``gen`` (training): :func:`augment` (``shard`` = (first sample, samples in the whole
+    step) when these B are one process's part). Without (evaluation): the inference path,
     ``center_crop_image`` when the model uses it, then ``to_pixels``.
     """
     flat = images.reshape(-1, *images.shape[2:])
     if gen is not None and aug.enabled:
-        x = augment(torch.from_numpy(flat), gen, aug)
+        views = images.shape[1]
+        draw = None if shard is None else (shard[0] * views, shard[1] * views)
+        x = augment(torch.from_numpy(flat), gen, aug, draw)
         return (_normalise(x, IMAGENET_MEAN, IMAGENET_STD).to(device, dtype),
                 _normalise(x, SIGLIP_MEAN, SIGLIP_STD).to(device, dtype))
     frames = [center_crop_image(f) if center_crop else f for f in flat]

@@ -13,6 +13,14 @@ every batch and augmentation is a function of (seed, step)).
 Example::
 
     specprune-train --data /work/data/libero_spatial_demos.hdf5 --out models/run1 --steps 4000
+
+Several processes (each takes a share of every batch; the result is the single-process run's
+up to float summation order)::
+
+    accelerate launch --multi_gpu --num_processes 4 -m specprune_ros.tools.train.cli --data D --out O
+
+(``--multi_gpu`` on a machine without GPUs is accelerate's multi-CPU mode; ``--cpu`` starts
+a single process.)
 """
 
 # Copyright 2026 The specprune_ros Authors
@@ -76,6 +84,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, int | 
 
 
 def _setup_logging(out: Path) -> None:
+    if os.environ.get('RANK', '0') != '0':  # accelerate launch: process 0 writes train.log
+        return
     out.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(out / 'train.log')
     handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))

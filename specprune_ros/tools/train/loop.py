@@ -1,5 +1,8 @@
 """The training run behind ``specprune-train``: data, model, optimiser, loop, checkpoints.
 
+Runs as one process or under ``accelerate launch`` (:class:`Processes`: each process takes a
+share of every step's batch, gradients are summed; gloo on CPUs, NCCL on GPUs).
+
 Bit-exact resume: the checkpoint holds the model, AdamW and scheduler states, the history and
 torch's RNG; every batch (:func:`~specprune_ros.tools.train.batch.batch_order`) and every
 augmentation draw (:func:`~specprune_ros.tools.train.batch.step_generator`) is a function
@@ -61,6 +64,42 @@ CHECKPOINT = Path('checkpoints') / 'last.pt'
 _RESUME_FREE = ('cache_gb', 'threads', 'checkpoint_every')  # may differ on resume
 
 
+@dataclass(frozen=True)
+class Processes:
+    """This process's place among the training processes (``accelerate launch``; else one).
+
+    Each step's batch is split into contiguous shares; the gradients (each share's loss
+    weighted by its size) are summed over the processes, so every process applies the
+    update of the whole batch and the weights stay identical. Only process 0 writes.
+    """
+
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        """Whether this process writes the run's files."""
+        return self.rank == 0
+
+    def part(self, samples: np.ndarray) -> tuple[np.ndarray, int]:
+        """This process's share of a step's samples, and the index of its first one."""
+        bounds = [len(samples) * r // self.world for r in range(self.world + 1)]
+        return samples[bounds[self.rank]:bounds[self.rank + 1]], bounds[self.rank]
+
+    def sum_(self, tensor: torch.Tensor) -> None:
+        """Sum ``tensor`` over the processes, in place (nothing with one process)."""
+        if self.world > 1:
+            torch.distributed.all_reduce(tensor)
+
+
+def processes() -> Processes:
+    """The processes of this run: accelerate's (gloo on CPUs, NCCL on GPUs) when launched."""
+    from accelerate import PartialState
+
+    state = PartialState(cpu=not torch.cuda.is_available())
+    return Processes(state.process_index, state.num_processes)
+
+
 @dataclass
 class Run:
     """A run's live parts."""
@@ -74,6 +113,7 @@ class Run:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LambdaLR
     history: History
+    procs: Processes = Processes()
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
@@ -122,8 +162,11 @@ def model_config(cfg: TrainConfig, vocab_size: int) -> PolicyConfig:
         raise TrainDataError(f'the model settings do not make a model: {exc}') from exc
 
 
-def build_run(cfg: TrainConfig) -> Run:
-    """Read the demos and build everything for step 0."""
+def build_run(cfg: TrainConfig, procs: Processes = Processes()) -> Run:
+    """Read the demos and build everything for step 0 (every process builds the same)."""
+    if cfg.batch_size < procs.world:
+        raise TrainDataError(f'batch_size {cfg.batch_size} is smaller than the {procs.world} '
+                             'training processes')
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     demos = _select(cfg)
@@ -158,17 +201,17 @@ def build_run(cfg: TrainConfig) -> Run:
     opt = torch.optim.AdamW([{'params': decay, 'weight_decay': cfg.weight_decay},
                              {'params': other, 'weight_decay': 0.0}], lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
-    return Run(cfg, policy, entry, train, val, val_index, opt, sched, History())
+    return Run(cfg, policy, entry, train, val, val_index, opt, sched, History(), procs)
 
 
 def _loss(run: Run, data: TrainSet, samples: np.ndarray, gen: torch.Generator | None,
-          step: int = 0) -> torch.Tensor:
+          step: int = 0, shard: tuple[int, int] | None = None) -> torch.Tensor:
     policy, cfg = run.policy, run.policy.cfg
     batch = data.batch(samples)
     model = policy.model
     dino, siglip = batch_pixels(batch.images, cfg.center_crop, gen,
                                 AugmentConfig(enabled=run.cfg.augment), model.device,
-                                model.dtype)
+                                model.dtype, shard)
     keep = None
     if gen is not None and run.cfg.token_keep_min < 1.0:  # training only; held out sees all
         keep = visual_keep(cfg.num_views * cfg.patches_per_view, run.cfg.token_keep_min,
@@ -181,13 +224,22 @@ def _loss(run: Run, data: TrainSet, samples: np.ndarray, gen: torch.Generator | 
 def train_step(run: Run, step: int) -> float:
     """One optimiser step on the batch of ``step``; returns its loss."""
     samples = batch_order(len(run.train), run.cfg.batch_size, run.cfg.seed, step)
-    loss = _loss(run, run.train, samples, step_generator(run.cfg.seed, step), step)
+    mine, first = run.procs.part(samples)
+    loss = _loss(run, run.train, mine, step_generator(run.cfg.seed, step), step,
+                 (first, len(samples)))
+    share = loss * (len(mine) / len(samples))  # summed over processes: the batch mean
     run.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    share.backward()
+    value = share.detach().clone()
+    if run.procs.world > 1:  # unused parameters (no grad) are the same on every process
+        for p in run.policy.model.parameters():
+            if p.grad is not None:
+                run.procs.sum_(p.grad)
+        run.procs.sum_(value)
     torch.nn.utils.clip_grad_norm_(run.policy.model.parameters(), run.cfg.grad_clip)
     run.optimizer.step()
     run.scheduler.step()
-    return float(loss.detach())
+    return float(value)
 
 
 @torch.no_grad()
@@ -297,17 +349,21 @@ def run_training(cfg: TrainConfig, resume: bool = False, stop_after: int | None 
     if (out / CHECKPOINT).exists() and not resume:
         raise FileExistsError(f'{out} already holds a run; pass --resume or another --out')
     out.mkdir(parents=True, exist_ok=True)
-    run = build_run(cfg)
+    procs = processes()
+    run = build_run(cfg, procs)
     start = load_checkpoint(run, out) if resume else 0
-    (out / 'train_config.json').write_text(json.dumps(cfg.to_dict(), indent=2))
-    held_out = run.val.frames.demos if run.val is not None else []
-    (out / 'data.json').write_text(json.dumps(
-        describe([Path(p) for p in cfg.data], run.train.frames.demos, held_out), indent=2))
-    _truncate_metrics(out / 'metrics.jsonl', start)
+    writes = procs.main  # one writer; every process computes the same weights
+    if writes:
+        (out / 'train_config.json').write_text(json.dumps(cfg.to_dict(), indent=2))
+        held_out = run.val.frames.demos if run.val is not None else []
+        (out / 'data.json').write_text(json.dumps(
+            describe([Path(p) for p in cfg.data], run.train.frames.demos, held_out), indent=2))
+        _truncate_metrics(out / 'metrics.jsonl', start)
     stop = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
-    metrics = (out / 'metrics.jsonl').open('a')
+    metrics = (out / 'metrics.jsonl').open('a') if writes else open(os.devnull, 'w')
     t0, done, step = time.perf_counter(), 0, start
-    bar = tqdm(total=stop, initial=start, desc='train', unit='step', dynamic_ncols=True)
+    bar = tqdm(total=stop, initial=start, desc='train', unit='step', dynamic_ncols=True,
+               disable=not writes)
     try:
         for step in range(start, stop):
             lr = run.scheduler.get_last_lr()[0]
@@ -316,21 +372,21 @@ def run_training(cfg: TrainConfig, resume: bool = False, stop_after: int | None 
             run.history.train.append((step + 1, loss))
             run.history.lr.append((step + 1, lr))
             record: dict[str, Any] = {'step': step + 1, 'loss': loss, 'lr': lr}
-            if (step + 1) % cfg.val_every == 0 or step + 1 == cfg.steps:
+            if writes and ((step + 1) % cfg.val_every == 0 or step + 1 == cfg.steps):
                 val = evaluate(run)
                 if val is not None:
                     run.history.val.append((step + 1, val))
                     record['val_loss'] = val
                     log.info('step %d: train %.4f, held out %.4f', step + 1, loss, val)
                 plot_curve(run.history, out / 'loss_curve.png')
-            if (step + 1) % cfg.checkpoint_every == 0:
+            if writes and (step + 1) % cfg.checkpoint_every == 0:
                 save_checkpoint(run, step + 1, out)
             metrics.write(json.dumps(record) + '\n')
             bar.set_postfix(loss=f'{loss:.4f}', lr=f'{lr:.1e}')
             bar.update(1)
     except KeyboardInterrupt:
         applied = run.scheduler.last_epoch  # steps whose update completed
-        if all(int(s['step']) == applied for s in run.optimizer.state.values()):
+        if writes and all(int(s['step']) == applied for s in run.optimizer.state.values()):
             save_checkpoint(run, applied, out)  # else: the last periodic checkpoint stands
         raise
     finally:
@@ -338,14 +394,15 @@ def run_training(cfg: TrainConfig, resume: bool = False, stop_after: int | None 
         metrics.close()
     elapsed = time.perf_counter() - t0
     steps_done = len(run.history.train)
-    save_checkpoint(run, steps_done, out)
+    if writes:
+        save_checkpoint(run, steps_done, out)
     rate = done * cfg.batch_size / elapsed if done else 0.0
     log.info('%d steps this session, %.2f samples/s', done, rate)
     summary = {'step': steps_done, 'train_loss': run.history.train[-1][1]
                if run.history.train else None,
                'val_loss': run.history.val[-1][1] if run.history.val else None,
-               'samples_per_s': rate, 'out': str(out)}
-    if steps_done >= cfg.steps:
+               'samples_per_s': rate, 'out': str(out), 'processes': procs.world}
+    if writes and steps_done >= cfg.steps:
         save_model(run, out)
         plot_curve(run.history, out / 'loss_curve.png')
         log.info('saved the trained model to %s', out)

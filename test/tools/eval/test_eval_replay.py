@@ -103,7 +103,7 @@ def test_replay_prints_the_deviation_report(tmp_path: Path, capsys) -> None:
     assert pruned['visual_kept'] < 512 and max(pruned['l1_norm_per_dim']) > 1e-4
     assert data['random']['visual_kept'] == pruned['visual_kept']  # matched, step by step
     assert np.array(pruned['per_step_l1_norm']).shape == (3, 7)
-    assert pruned['mode'][0] in ('fine', 'coarse')
+    assert pruned['mode'][0] == 'warmup' and pruned['mode'][1] in ('fine', 'coarse')
     assert (out / 'replay_deviation.png').stat().st_size > 1000
     assert main(['--replay', str(bag), *TOPICS, '--configs', 'unpruned']) == 2
     assert 'needs at least one pruned configuration' in capsys.readouterr().err

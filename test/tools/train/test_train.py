@@ -17,6 +17,7 @@ from __future__ import annotations
 from itertools import pairwise
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -178,3 +179,42 @@ def test_tower_settings_and_token_dropout_train_and_resume(data, tmp_path) -> No
 def test_bad_model_settings_are_refused(bad) -> None:
     with pytest.raises(ValueError):
         TrainConfig(data=('x',), out='y', **bad)
+
+
+def test_accelerate_launch_two_processes_is_the_single_process_run(data, tmp_path) -> None:
+    """``accelerate launch`` (2 CPU processes, gloo) trains the weights one process trains.
+
+    Each process takes half of every batch (augmentation and token dropout drawn for the whole
+    batch) and the gradients are summed, so the only difference is the float summation order:
+    the first loss (same weights, same inputs) agrees to float32 rounding, the later ones to
+    1e-4 (the Adam update of a near-zero gradient component can flip with its last bit).
+    """
+    args = ['--data', str(data), '--steps', '3', '--batch-size', '4', '--warmup-steps', '1',
+            '--val-fraction', '0', '--threads', '1', '--token-keep-min', '0.5']
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'CUDA_VISIBLE_DEVICES': ''}
+    single = subprocess.run([sys.executable, '-m', 'specprune_ros.tools.train.cli', *args,
+                             '--out', str(tmp_path / 'one')], capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert single.returncode == 0, single.stderr[-2000:]
+    # --multi_gpu with no GPU is accelerate's multi-CPU mode (torchrun + gloo); --cpu would
+    # start one process
+    launch = subprocess.run([sys.executable, '-m', 'accelerate.commands.launch', '--multi_gpu',
+                             '--num_processes', '2', '--num_machines', '1', '--mixed_precision',
+                             'no', '--dynamo_backend', 'no', '-m',
+                             'specprune_ros.tools.train.cli', *args, '--out',
+                             str(tmp_path / 'two')], capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert launch.returncode == 0, launch.stderr[-3000:]
+    losses = {}
+    for name in ('one', 'two'):
+        lines = (tmp_path / name / 'metrics.jsonl').read_text().splitlines()
+        losses[name] = [json.loads(ln)['loss'] for ln in lines]  # one writer: 3 lines
+    assert len(losses['two']) == 3
+    assert losses['two'][0] == pytest.approx(losses['one'][0], rel=1e-6)
+    assert losses['two'] == pytest.approx(losses['one'], rel=1e-4)
+    assert '"processes": 2' in (tmp_path / 'two' / 'train.log').read_text()
+    a = model_io.load_pretrained(tmp_path / 'one', device='cpu').model.state_dict()
+    b = model_io.load_pretrained(tmp_path / 'two', device='cpu').model.state_dict()
+    moved = sum(int(((a[k] - b[k]).abs() > 1e-5).sum()) for k in a)
+    total = sum(v.numel() for v in a.values())
+    assert moved < 0.01 * total, (moved, total)  # unsynced halves would move nearly all

@@ -17,7 +17,7 @@ Example::
 Several processes (each takes a share of every batch; the result is the single-process run's
 up to float summation order)::
 
-    accelerate launch --multi_gpu --num_processes 4 -m specprune_ros.tools.train.cli --data D --out O
+    accelerate launch --multi_gpu --num_processes 4 -m specprune_ros.tools.train.cli --data D ...
 
 (``--multi_gpu`` on a machine without GPUs is accelerate's multi-CPU mode; ``--cpu`` starts
 a single process.)

@@ -111,3 +111,19 @@ def test_help_starts_nothing() -> None:
                          timeout=60, check=True).stdout
     assert 'specprune-eval' in out and '--configs' in out
     assert out.strip().splitlines()[-1] == '[]'
+
+
+def test_the_method_parameters_are_configurations_too() -> None:
+    cfgs = parse_configs(['specprune', 'specprune:variant=authors',
+                          'specprune:score_rows=action_queries', 'specprune:k_coverage=64',
+                          'specprune:warmup_queries=0', 'grid', 'action_attention:score_layer=0'],
+                         'libero_spatial')
+    by = {c.label: c for c in cfgs}
+    assert by['specprune:variant=authors'].pruner.variant == 'authors'
+    assert by['specprune:score_rows=action_queries'].pruner.score_rows == 'action_queries'
+    assert by['specprune:k_coverage=64'].pruner.k_coverage == 64
+    assert by['specprune:warmup_queries=0'].pruner.warmup_queries == 0
+    assert by['grid'].baseline.kind == 'grid' and by['grid'].reference == 'specprune'
+    assert by['action_attention:score_layer=0'].baseline.score_layer == 0
+    with pytest.raises(InputError, match='paper'):
+        parse_configs(['specprune:variant=theirs'], 'libero_spatial')

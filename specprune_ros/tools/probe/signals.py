@@ -144,7 +144,7 @@ class QueryRunner:
         if keep.size == 0 or keep[0] < 0 or keep[-1] >= self.num_visual:
             raise InputError(f'kept visual tokens must be within 0..{self.num_visual - 1}')
         hook = VisualCut(self.layout, self.static_layer,
-                          torch.as_tensor(keep, device=self.model.device))
+                         torch.as_tensor(keep, device=self.model.device))
         return self._run(hook)
 
     def attribution(self, projections: int = 3, seed: int = 0) -> np.ndarray:

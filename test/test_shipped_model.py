@@ -85,7 +85,9 @@ def test_loads_through_the_node_parameters(fixture_obs: Observation) -> None:
                                      logging.getLogger('test_shipped_model'))
     obs = replace(fixture_obs, instruction=card_facts()['instructions'][0])
     plain, _ = policy.predict_action_chunk(obs)
-    pruned, report = engine.predict_action_chunk(obs)
+    warm, report = engine.predict_action_chunk(obs)  # warmup_queries=1: the first runs dense
+    assert report.mode == 'warmup' and np.abs(warm - plain).max() <= 1e-5
+    pruned, report = engine.predict_action_chunk(replace(obs, stamp=obs.stamp + 0.4))
     assert 0 < report.visual_per_layer[-1] < report.visual_tokens == 512
     assert np.isfinite(pruned).all()
     engine.set_config(prune_cfg.replace(enabled=False))  # parity on the shipped weights

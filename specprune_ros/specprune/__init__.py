@@ -4,8 +4,9 @@ Holds the one parameter schema (``params``), the task-attention scorer (``scorer
 in-step pruner with V_global ∪ V_dynamic ∪ V_local and the layer-level S_i pruning
 (``pruner``), frame comparison for V_dynamic (``frames``), the action-aware controller
 (``controller``), the engine that ties them to a policy (``engine``), FLOPs (``flops``) and
-the kept-tokens debug image (``debug_image``), and the same-budget baselines random,
-frame_diff and attention_only (``baselines``).
+the kept-tokens debug image (``debug_image``), the uniform coverage order (``coverage``), the
+same-budget baselines (``baselines``) and the one registry that names variants, baselines and
+the node's methods (``registry``).
 
 May import: ``specprune_ros.errors``, ``specprune_ros.schema`` and ``specprune_ros.vla``; never
 rclpy.

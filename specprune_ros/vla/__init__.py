@@ -4,8 +4,9 @@ Holds the model configuration and presets (``config``), the vision towers (``vis
 projectors and the L1-regression action head (``heads``), the explicit token layout
 (``layout``), tokenizers and the OFT prompt (``tokenizer``), OFT image preprocessing
 (``preprocess``), the decoder layer loop with its pruning seam (``model``), the policy API
-(``policy``) and its per-step report (``report``), built-in save/load (``model_io``) and the
-OpenVLA-OFT checkpoint loader with its timm key map (``checkpoint``, ``timm_keys``).
+(``policy``) and its per-step report (``report``), a fixed visual-token cut (``cut``), built-in
+save/load (``model_io``) and the OpenVLA-OFT checkpoint loader with its timm key map
+(``checkpoint``, ``timm_keys``).
 
 Also the action space of LIBERO-trained policies (``action_space``: dimensions, units, the
 gripper rule), which the executor, the bridge, the evaluation and training share.

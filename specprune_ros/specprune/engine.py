@@ -73,6 +73,7 @@ class SpecPruneEngine:
         self.history = FrameHistory(self._cfg.history_length)
         self._global_scores: torch.Tensor | None = None  # S_i of the previous step (device)
         self._step = 0
+        self._history_queries = 0  # SpecPrune queries since the frames and S_i were last cleared
         self._baseline: tuple[SpecPruneConfig, BaselineEngine] | None = None  # method != specprune
         self._graphs_warned = False
         self._configure_graphs(self._cfg)
@@ -102,6 +103,7 @@ class SpecPruneEngine:
         self.controller.reset(keep_measured)
         self._global_scores = None
         self._step = 0
+        self._history_queries = 0
         self._baseline = None
         self.policy.reset()
 
@@ -157,12 +159,14 @@ class SpecPruneEngine:
             report.step, self._step = self._step, self._step + 1
             self.history.clear()  # frames would be stale when pruning is switched back on
             self._global_scores = None
+            self._history_queries = 0
             return actions, report
         t0 = time.perf_counter()
         ctrl: ControllerState = self.controller.step(now=obs.stamp if now is None else now)
         controller_s = time.perf_counter() - t0
         built: list[_Built] = []
-        dense = self._step < cfg.warmup_queries  # warm-up: score S_i, prune nothing
+        # warm-up (episode start, or pruning switched back on): score S_i, prune nothing
+        dense = self._history_queries < cfg.warmup_queries
 
         model = self.policy.model
         plan = ShapePlan.from_config(cfg, graphs=model.graphs is not None)
@@ -202,6 +206,7 @@ class SpecPruneEngine:
         report.overhead_breakdown_ms = {k: v * 1e3 for k, v in parts.items()}
         report.overhead_ms = sum(report.overhead_breakdown_ms.values())
         report.step, self._step = self._step, self._step + 1
+        self._history_queries += 1
         return actions, report
 
     def _baseline_step(self, cfg: SpecPruneConfig, obs: Observation, now: float | None
@@ -219,6 +224,7 @@ class SpecPruneEngine:
         report.step, self._step = self._step, self._step + 1
         self.history.clear()  # frames and S_i would be stale when SpecPrune is switched back on
         self._global_scores = None
+        self._history_queries = 0
         return actions, report
 
     def _fill(self, report: StepReport, cfg: SpecPruneConfig, ctrl: ControllerState,

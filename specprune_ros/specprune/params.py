@@ -54,9 +54,10 @@ class SpecPruneConfig(SchemaConfig):
                          'decode the actions, VLA-Pruner) or non_visual (every non-visual row). '
                          "variant 'authors' scores S_i from non_visual whatever this says.",
                          group='method', choices=SCORE_ROWS)
-    warmup_queries: int = _p(1, 'Queries at the start of an episode that run dense (nothing '
-                             'pruned) while they score S_i (seeding V_global) and fill the frame '
-                             'history; 0 = prune from the first query with V_local alone.',
+    warmup_queries: int = _p(1, 'Queries at the start of an episode (and after pruning was off) '
+                             'that run dense (nothing pruned) while they score S_i (seeding '
+                             'V_global) and fill the frame history; 0 = prune from the first '
+                             'query with V_local alone.',
                              unit='queries', lo=0, hi=100000, group='method')
     # --- switches (ablations) ---
     enabled: bool = _p(True, 'Master switch; false runs the plain, unpruned model.',

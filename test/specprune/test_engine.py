@@ -182,3 +182,14 @@ def test_method_runs_a_baseline_at_baseline_budget(tiny_policy, sequence, method
     engine.set_config(engine.config.replace(method='none'))
     _, actions, r, plain = _run(engine, sequence[3:4], tiny_policy)[0]
     assert r.visual_kept == 512 and np.abs(actions - plain).max() <= PARITY_TOL
+
+
+def test_warmup_again_after_pruning_was_switched_off(tiny_policy, sequence):
+    engine = SpecPruneEngine(tiny_policy)
+    modes = [r.mode for _, _, r, _ in _run(engine, sequence[:2])]
+    engine.set_config(engine.config.replace(enabled=False))
+    modes += [r.mode for _, _, r, _ in _run(engine, sequence[2:3])]
+    engine.set_config(engine.config.replace(enabled=True))  # no frames, no S_i any more
+    modes += [r.mode for _, _, r, _ in _run(engine, sequence[3:5])]
+    assert modes[0] == 'warmup' and modes[1] in ('coarse', 'fine') and modes[2] == 'off'
+    assert modes[3] == 'warmup' and modes[4] in ('coarse', 'fine')

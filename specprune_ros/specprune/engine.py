@@ -157,9 +157,7 @@ class SpecPruneEngine:
         if not cfg.pruning:
             actions, report = self.policy.predict_action_chunk(obs)
             report.step, self._step = self._step, self._step + 1
-            self.history.clear()  # frames would be stale when pruning is switched back on
-            self._global_scores = None
-            self._history_queries = 0
+            self._forget_history()
             return actions, report
         t0 = time.perf_counter()
         ctrl: ControllerState = self.controller.step(now=obs.stamp if now is None else now)
@@ -222,10 +220,14 @@ class SpecPruneEngine:
             self._baseline = (cfg, engine)
         actions, report = self._baseline[1].predict_action_chunk(obs, now)
         report.step, self._step = self._step, self._step + 1
-        self.history.clear()  # frames and S_i would be stale when SpecPrune is switched back on
-        self._global_scores = None
-        self._history_queries = 0
+        self._forget_history()
         return actions, report
+
+    def _forget_history(self) -> None:
+        """A query SpecPrune did not run: its frames and S_i would be stale when it is back on."""
+        self.history.clear()
+        self._global_scores = None
+        self._history_queries = 0  # so the next SpecPrune queries warm up again
 
     def _fill(self, report: StepReport, cfg: SpecPruneConfig, ctrl: ControllerState,
               pruner: StepPruner, record: PrunerRecord, offset: int) -> None:

@@ -52,6 +52,7 @@ from specprune_ros.tools.train.data import (
     split_demos,
     TrainDataError,
 )
+from specprune_ros.tools.train.processes import Processes, processes, SINGLE
 from specprune_ros.vla import model_io
 from specprune_ros.vla.config import get_preset, PolicyConfig, VisionTowerConfig
 from specprune_ros.vla.model import build_model
@@ -62,42 +63,6 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT = Path('checkpoints') / 'last.pt'
 _RESUME_FREE = ('cache_gb', 'threads', 'checkpoint_every')  # may differ on resume
-
-
-@dataclass(frozen=True)
-class Processes:
-    """This process's place among the training processes (``accelerate launch``; else one).
-
-    Each step's batch is split into contiguous shares; the gradients (each share's loss
-    weighted by its size) are summed over the processes, so every process applies the
-    update of the whole batch and the weights stay identical. Only process 0 writes.
-    """
-
-    rank: int = 0
-    world: int = 1
-
-    @property
-    def main(self) -> bool:
-        """Whether this process writes the run's files."""
-        return self.rank == 0
-
-    def part(self, samples: np.ndarray) -> tuple[np.ndarray, int]:
-        """This process's share of a step's samples, and the index of its first one."""
-        bounds = [len(samples) * r // self.world for r in range(self.world + 1)]
-        return samples[bounds[self.rank]:bounds[self.rank + 1]], bounds[self.rank]
-
-    def sum_(self, tensor: torch.Tensor) -> None:
-        """Sum ``tensor`` over the processes, in place (nothing with one process)."""
-        if self.world > 1:
-            torch.distributed.all_reduce(tensor)
-
-
-def processes() -> Processes:
-    """The processes of this run: accelerate's (gloo on CPUs, NCCL on GPUs) when launched."""
-    from accelerate import PartialState
-
-    state = PartialState(cpu=not torch.cuda.is_available())
-    return Processes(state.process_index, state.num_processes)
 
 
 @dataclass
@@ -113,7 +78,7 @@ class Run:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LambdaLR
     history: History
-    procs: Processes = Processes()
+    procs: Processes = SINGLE
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
@@ -162,7 +127,7 @@ def model_config(cfg: TrainConfig, vocab_size: int) -> PolicyConfig:
         raise TrainDataError(f'the model settings do not make a model: {exc}') from exc
 
 
-def build_run(cfg: TrainConfig, procs: Processes = Processes()) -> Run:
+def build_run(cfg: TrainConfig, procs: Processes = SINGLE) -> Run:
     """Read the demos and build everything for step 0 (every process builds the same)."""
     if cfg.batch_size < procs.world:
         raise TrainDataError(f'batch_size {cfg.batch_size} is smaller than the {procs.world} '
